@@ -1,0 +1,277 @@
+r"""The :class:`Codebook`: N unit prototypes in :math:`\mathbb{R}^d` and how they were made.
+
+One type flows through the whole toolkit: constructions return it, the analysis and the bounds
+read it, relabelling attaches a permutation to it, the trainer's prototype head consumes it and
+the plots draw it. A codebook saves to one ``.npz`` file that any numpy user can read::
+
+    vectors       float64 (N, d)   the unit prototypes
+    permutation   int64 (N,)       optional: class y uses row permutation[y] of vectors
+    metadata      JSON string      method, params, seed, spherecode version, format version
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import separation
+from ._version import __version__
+from .errors import CodebookFileError, SpherecodeError
+
+#: Rows must have unit norm within this tolerance to load.
+UNIT_TOL = 1e-6
+FORMAT = "spherecode.codebook/1"
+EXPORT_SUFFIXES = (".npy", ".pt", ".csv", ".npz")
+
+
+@dataclass(eq=False)
+class Codebook:
+    """N unit vectors in R^d with their provenance and an optional class permutation.
+
+    Args:
+        vectors: (N, d) array; rows are normalised to unit length on construction.
+        method: name of the construction that made it.
+        params: the construction's parameters (JSON-serialisable).
+        seed: the random seed, if any.
+        version: spherecode version that made it.
+        permutation: optional length-N array; class ``y`` uses prototype ``vectors[permutation[y]]``.
+
+    Examples:
+        >>> cb = Codebook(np.eye(3), method="orthoplex")
+        >>> cb.n, cb.dim, cb.max_cosine
+        (3, 3, 0.0)
+    """
+
+    vectors: np.ndarray
+    method: str = "custom"
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    version: str = __version__
+    permutation: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.vectors, dtype=np.float64)
+        if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
+            raise SpherecodeError(f"Argument 'vectors' must be a non-empty (N, d) matrix, not shape {v.shape}.")
+        if not np.all(np.isfinite(v)):
+            raise SpherecodeError("Argument 'vectors' contains NaN or infinite entries.")
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        if np.any(norms == 0):
+            raise SpherecodeError("Argument 'vectors' has a zero row; prototypes must be non-zero.")
+        self.vectors = v / norms
+        self.vectors.setflags(write=False)
+        if self.permutation is not None:
+            self.permutation = check_permutation(self.permutation, len(v))
+
+    # ----------------------------------------------------------------- shape
+    @property
+    def n(self) -> int:
+        """Number of prototypes N."""
+        return int(self.vectors.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """Ambient dimension d."""
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:
+        perm = ", permuted" if self.permutation is not None else ""
+        return f"Codebook(n={self.n}, dim={self.dim}, method={self.method!r}, max_cosine={self.max_cosine:.6g}{perm})"
+
+    # ------------------------------------------------------------ prototypes
+    @property
+    def prototypes(self) -> np.ndarray:
+        """The prototypes in class order: row ``y`` is the prototype of class ``y``.
+
+        Equals ``vectors[permutation]`` when a permutation is set, else ``vectors``.
+        """
+        if self.permutation is None:
+            return self.vectors
+        return self.vectors[self.permutation]
+
+    def with_permutation(self, permutation: np.ndarray | None) -> Codebook:
+        """A copy of this codebook whose class ``y`` uses row ``permutation[y]``."""
+        return Codebook(
+            self.vectors, self.method, dict(self.params), self.seed, self.version,
+            None if permutation is None else np.asarray(permutation),
+        )
+
+    # ------------------------------------------------------------ separation
+    def gram(self) -> np.ndarray:
+        """The Gram matrix of the vectors (N x N)."""
+        return separation.gram(self.vectors)
+
+    @property
+    def max_cosine(self) -> float:
+        """Worst-case cosine s_max over distinct pairs (permutation-invariant)."""
+        if self.n < 2:
+            return -1.0
+        return separation.max_cosine(self.vectors)
+
+    @property
+    def min_angle_deg(self) -> float:
+        """Minimum pairwise angle in degrees."""
+        return separation.cosine_to_degrees(self.max_cosine)
+
+    @property
+    def mean_max_cosine(self) -> float:
+        """Mean over prototypes of the cosine to the nearest other prototype."""
+        return separation.mean_max_cosine(self.vectors)
+
+    @property
+    def antipodal_pairs(self) -> int:
+        """Number of pairs with cosine -1 (within 1e-9)."""
+        return separation.antipodal_pairs(self.vectors)
+
+    # ------------------------------------------------------------------- I/O
+    def metadata(self) -> dict[str, Any]:
+        """The provenance stored beside the vectors."""
+        return {
+            "format": FORMAT,
+            "method": self.method,
+            "params": self.params,
+            "seed": self.seed,
+            "version": self.version,
+            "n": self.n,
+            "dim": self.dim,
+        }
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Save to one ``.npz`` file (``vectors``, optional ``permutation``, ``metadata`` JSON).
+
+        Refuses to replace an existing file unless ``overwrite`` is true.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise SpherecodeError(f"Argument 'path' must end in .npz, not {path.name!r} (use export() for other formats).")
+        _check_writable(path, overwrite)
+        arrays: dict[str, np.ndarray] = {
+            "vectors": self.vectors,
+            "metadata": np.array(json.dumps(self.metadata(), default=_json_default)),
+        }
+        if self.permutation is not None:
+            arrays["permutation"] = self.permutation
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Codebook:
+        """Load and validate a codebook saved by :meth:`save`.
+
+        A plain ``.npy`` matrix or a ``.npz`` with a ``vectors`` array (from another tool) is
+        accepted too, with method ``"imported"``. Raises :class:`CodebookFileError` naming the
+        file and the problem when it is missing, corrupt or not a codebook.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise CodebookFileError(f"Codebook file '{path}' does not exist.")
+        if path.is_dir():
+            raise CodebookFileError(f"Codebook file '{path}' is a directory, not a .npz file.")
+        try:
+            data = np.load(path, allow_pickle=False)
+            if isinstance(data, np.ndarray):  # a bare .npy matrix
+                vectors, meta, perm = data, {}, None
+            else:
+                with data:
+                    if "vectors" not in data.files:
+                        raise CodebookFileError(
+                            f"Codebook file '{path}' has no array named 'vectors' (found: {', '.join(data.files) or 'nothing'})."
+                        )
+                    vectors = data["vectors"]
+                    meta = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
+                    perm = data["permutation"] if "permutation" in data.files else None
+        except CodebookFileError:
+            raise
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
+            raise CodebookFileError(f"Codebook file '{path}' is corrupt or not a numpy .npz/.npy file.") from None
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.number):
+            raise CodebookFileError(f"Codebook file '{path}': 'vectors' must be a numeric (N, d) matrix, not {vectors.dtype} {vectors.shape}.")
+        vectors = vectors.astype(np.float64)
+        if not np.all(np.isfinite(vectors)):
+            raise CodebookFileError(f"Codebook file '{path}': 'vectors' contains NaN or infinite entries.")
+        norms = np.linalg.norm(vectors, axis=1)
+        if vectors.size and np.max(np.abs(norms - 1.0)) > UNIT_TOL:
+            bad = int(np.argmax(np.abs(norms - 1.0)))
+            raise CodebookFileError(
+                f"Codebook file '{path}': row {bad} has norm {norms[bad]:.6g}; prototypes must be unit vectors (tolerance {UNIT_TOL})."
+            )
+        if not isinstance(meta, dict):
+            raise CodebookFileError(f"Codebook file '{path}': 'metadata' is not a JSON object.")
+        try:
+            return cls(
+                vectors,
+                method=str(meta.get("method", "imported")),
+                params=dict(meta.get("params") or {}),
+                seed=meta.get("seed"),
+                version=str(meta.get("version", __version__)),
+                permutation=perm,
+            )
+        except SpherecodeError as exc:
+            raise CodebookFileError(f"Codebook file '{path}': {exc}") from None
+
+    def export(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Write the prototypes in class order as ``.npy``, ``.pt`` (a torch tensor), ``.csv`` or ``.npz``.
+
+        Other tools see one (N, d) matrix whose row ``y`` is class ``y``'s prototype.
+        """
+        path = Path(path)
+        if path.suffix == ".npz":
+            return self.save(path, overwrite=overwrite)
+        if path.suffix not in EXPORT_SUFFIXES:
+            raise SpherecodeError(
+                f"Argument 'path' must end in one of {', '.join(EXPORT_SUFFIXES)}, not {path.name!r}."
+            )
+        _check_writable(path, overwrite)
+        protos = np.ascontiguousarray(self.prototypes)
+        if path.suffix == ".npy":
+            np.save(path, protos)
+        elif path.suffix == ".csv":
+            np.savetxt(path, protos, delimiter=",", fmt="%.17g")
+        else:
+            import torch
+
+            torch.save(torch.from_numpy(protos.copy()), path)
+        return path
+
+
+def check_permutation(permutation: np.ndarray, n: int, name: str = "permutation") -> np.ndarray:
+    """Return ``permutation`` as an int64 array if it is a permutation of ``range(n)``."""
+    p = np.asarray(permutation)
+    if p.shape != (n,):
+        raise SpherecodeError(f"Argument '{name}' must have length {n} (one entry per class), not shape {p.shape}.")
+    if not np.issubdtype(p.dtype, np.integer):
+        if not np.all(np.equal(np.mod(p, 1), 0)):
+            raise SpherecodeError(f"Argument '{name}' must hold integers.")
+    p = p.astype(np.int64)
+    if not np.array_equal(np.sort(p), np.arange(n)):
+        raise SpherecodeError(f"Argument '{name}' must be a permutation of 0..{n - 1} (each row used exactly once).")
+    return p
+
+
+def _check_writable(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise SpherecodeError(f"Output file '{path}' already exists; pass overwrite=True (--force) to replace it.")
+    if not path.parent.exists():
+        raise SpherecodeError(f"Output directory '{path.parent}' does not exist.")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"Cannot store {type(obj).__name__} in codebook metadata.")
