@@ -1,5 +1,224 @@
-"""Bounds on the optimum of (P): one function per bound, numbers in, numbers out."""
+r"""Bounds on the optimum of (P): one module per bound, numbers in, numbers out.
 
+:func:`bounds_report` collects every bound that applies to (N, d) into a :class:`BoundsReport`:
+``lower`` is the best proven lower bound on the optimal :math:`s_{\max}` (Rankin, Levenshtein,
+the spherical LP bound) and ``upper`` the best guaranteed achievable :math:`s_{\max}` (a
+construction that attains Rankin's bound, Gilbert-Varshamov, a known code, or a deterministic
+construction from the registry, built and measured).
+
+>>> lo, hi = bound_interval(100, 64)
+>>> lo, hi
+(0.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ..errors import check_int
+from ..separation import cosine_to_degrees
+from .delsarte import delsarte_bound, delsarte_lp, krawtchouk
+from .gilbert_varshamov import (
+    gilbert_size,
+    gv_interval,
+    gv_upper_bound,
+    hamming_ball_volume,
+    varshamov_distance,
+)
+from .known import KnownCode, best_known_upper, known_code, known_codes
+from .levenshtein import gegenbauer, levenshtein_bound, levenshtein_lower_bound
 from .rankin import rankin_attained, rankin_bound, rankin_orthoplex, rankin_simplex
+from .spherical_lp import spherical_lp_bound, spherical_lp_lower_bound
 
-__all__ = ["rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex"]
+#: Bounds closer than this are treated as equal (the interval is closed: the optimum is known).
+TIGHT = 1e-9
+#: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
+LP_MAX_DIM = 512
+
+
+@dataclass(frozen=True)
+class BoundsReport:
+    r"""Every bound for (N, d) and the interval ``[lower, upper]`` that holds the optimum of (P).
+
+    Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``.
+    Achievable values (some N-point code does at least this well): ``rankin`` when attained,
+    ``gv_upper`` (:math:`1 - 2 d_{GV}/d`), ``known_upper`` (the table), and ``constructions``
+    (deterministic constructions that were built and measured). ``None`` means "does not apply" or
+    "not computed". ``seconds`` records each bound's cost.
+    """
+
+    n: int
+    dim: int
+    lower: float
+    lower_source: str
+    upper: float | None
+    upper_source: str | None
+    rankin_simplex: float
+    rankin_orthoplex: float | None
+    rankin: float
+    rankin_attained: bool
+    levenshtein: float | None
+    spherical_lp: float | None
+    gv_distance: int | None
+    gv_upper: float | None
+    known: dict[str, Any] | None
+    known_upper: float | None
+    known_upper_source: str | None
+    provably_optimal: list[str]
+    constructions: dict[str, dict[str, Any]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        """Whether the interval is closed: the optimum of (P) is known."""
+        return self.upper is not None and self.upper - self.lower <= TIGHT
+
+    @property
+    def width(self) -> float | None:
+        return None if self.upper is None else self.upper - self.lower
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exact": self.exact, "width": self.width}
+
+    def format(self) -> str:
+        """A human-readable table of the bounds."""
+
+        def fmt(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:+.6f}  ({cosine_to_degrees(v):8.4f} deg)"
+
+        rows = [
+            ("problem", f"N = {self.n} unit vectors in d = {self.dim}: minimise the worst-case cosine s_max"),
+            ("Rankin simplex (lower)", fmt(self.rankin_simplex)),
+            ("Rankin orthoplex (lower)", fmt(self.rankin_orthoplex) + ("" if self.rankin_orthoplex is not None else "  (N < d + 2)")),
+            ("Levenshtein (lower)", fmt(self.levenshtein)),
+            ("spherical LP (lower)", fmt(self.spherical_lp)),
+            ("Gilbert-Varshamov (upper)", fmt(self.gv_upper) + (f"  (d_GV = {self.gv_distance})" if self.gv_distance else "")),
+            ("best known code (upper)", fmt(self.known_upper) + (f"  ({self.known_upper_source})" if self.known_upper_source else "")),
+        ]
+        for name, c in self.constructions.items():
+            if c.get("max_cosine") is not None:
+                rows.append((f"construction {name} (upper)", fmt(c["max_cosine"])))
+        rows += [
+            ("interval for the optimum", f"[{self.lower:+.6f}, {'?' if self.upper is None else f'{self.upper:+.6f}'}]"
+             + ("  (closed: optimum known)" if self.exact else f"  width {self.width:.4g}" if self.width is not None else "")),
+            ("lower bound from", self.lower_source),
+            ("upper bound from", self.upper_source or "none applies"),
+            ("provably optimal here", ", ".join(self.provably_optimal) or "no construction is known to be optimal"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_degree: int | None = None) -> BoundsReport:
+    r"""Every bound on the optimum of (P) for N points in :math:`\mathbb{R}^d`.
+
+    Args:
+        n: number of points N >= 2.
+        dim: dimension d >= 1.
+        lp: run the spherical LP bisection (seconds) when the cheap bounds leave a gap and d <= LP_MAX_DIM.
+        build: build and measure the deterministic constructions of the registry valid at (N, d).
+        lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
+    """
+    n = check_int("n", n, minimum=2)
+    dim = check_int("dim", dim, minimum=1)
+    seconds: dict[str, float] = {}
+
+    def timed(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        seconds[name] = time.perf_counter() - t0
+        return out
+
+    simplex, orthoplex = rankin_simplex(n), rankin_orthoplex(n, dim)
+    rankin, attained = rankin_bound(n, dim), rankin_attained(n, dim)
+    lowers: dict[str, float] = {"Rankin": rankin}
+    uppers: dict[str, float] = {"trivial (any N points)": 1.0}
+    if attained:
+        uppers["Rankin (attained by the simplex or cross-polytope)"] = rankin
+    if n > 2 * dim and dim == 1:  # S^0 holds two points: N >= 3 forces a repeated point
+        lowers["S^0 has only two points"] = 1.0
+    leven = timed("levenshtein", levenshtein_lower_bound, n, dim) if dim >= 2 else None
+    if leven is not None:
+        lowers["Levenshtein"] = leven
+    gv_d = timed("gilbert_varshamov", varshamov_distance, dim, n)
+    gv_up = None if gv_d is None else 1.0 - 2.0 * gv_d / dim
+    if gv_up is not None:
+        uppers[f"Gilbert-Varshamov (d_GV = {gv_d})"] = gv_up
+    exact_entry = known_code(n, dim)
+    best = best_known_upper(n, dim)
+    if best is not None:
+        uppers[f"known code: {best.configuration}, N={best.n}, d={best.dim}"] = best.max_cosine
+    constructions = timed("constructions", _construction_table, n, dim, build)
+    for name, c in constructions.items():
+        if c.get("max_cosine") is not None:
+            uppers[f"construction '{name}'"] = c["max_cosine"]
+    if exact_entry is not None and exact_entry.exact:
+        lowers[f"known optimum ({exact_entry.proof})"] = exact_entry.max_cosine
+    lower_now = max(lowers.values())
+    upper_now = min(uppers.values(), default=None)
+    lp_value = None
+    if lp and dim >= 2 and dim <= LP_MAX_DIM and (upper_now is None or upper_now - lower_now > TIGHT):
+        lp_value = timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
+        lowers["spherical LP"] = lp_value
+    lower_source, lower = max(lowers.items(), key=lambda kv: kv[1])
+    upper_source, upper = min(uppers.items(), key=lambda kv: kv[1], default=(None, None))
+    if upper is not None and 0 < lower - upper <= TIGHT:  # floating-point noise in a closed interval
+        lower = upper
+    optimal = [name for name, c in constructions.items() if c["optimal"]]
+    return BoundsReport(
+        n=n, dim=dim, lower=lower, lower_source=lower_source, upper=upper, upper_source=upper_source,
+        rankin_simplex=simplex, rankin_orthoplex=orthoplex, rankin=rankin, rankin_attained=attained,
+        levenshtein=leven, spherical_lp=lp_value, gv_distance=gv_d, gv_upper=gv_up,
+        known=None if exact_entry is None else asdict(exact_entry),
+        known_upper=None if best is None else best.max_cosine,
+        known_upper_source=None if best is None else f"{best.configuration}, N={best.n}, d={best.dim}",
+        provably_optimal=optimal, constructions=constructions, seconds=seconds,
+    )
+
+
+@lru_cache(maxsize=256)
+def _measured(name: str, n: int, dim: int) -> float:
+    from ..constructions import generate
+
+    return generate(n, dim, name).max_cosine
+
+
+def _construction_table(n: int, dim: int, build: bool) -> dict[str, dict[str, Any]]:
+    """For each registered construction: valid at (N, d)?, provably optimal?, and (built when
+    deterministic and ``build``) its measured s_max."""
+    from ..constructions import CONSTRUCTIONS
+
+    table: dict[str, dict[str, Any]] = {}
+    for name, c in CONSTRUCTIONS.items():
+        reason = c.check(n, dim)
+        entry: dict[str, Any] = {"valid": reason is None, "reason": reason,
+                                 "optimal": reason is None and bool(c.optimal(n, dim)),
+                                 "deterministic": c.deterministic, "max_cosine": None}
+        if reason is None and build and c.deterministic:
+            entry["max_cosine"] = _measured(name, n, dim)
+        table[name] = entry
+    return table
+
+
+@lru_cache(maxsize=1024)
+def bound_interval(n: int, dim: int) -> tuple[float, float | None]:
+    """The cheap interval ``(lower, upper)`` for the optimum (Rankin, Levenshtein, GV, known codes;
+    no LP, nothing built): what ``spherecode analyze`` shows.
+
+    >>> bound_interval(240, 8)
+    (0.5, 0.5)
+    """
+    r = bounds_report(n, dim, lp=False, build=False)
+    return r.lower, r.upper
+
+
+__all__ = [
+    "BoundsReport", "KnownCode", "best_known_upper", "bound_interval", "bounds_report", "delsarte_bound",
+    "delsarte_lp", "gegenbauer", "gilbert_size", "gv_interval", "gv_upper_bound", "hamming_ball_volume",
+    "known_code", "known_codes", "krawtchouk", "levenshtein_bound", "levenshtein_lower_bound",
+    "rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex", "spherical_lp_bound",
+    "spherical_lp_lower_bound", "varshamov_distance",
+]

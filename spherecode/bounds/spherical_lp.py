@@ -1,0 +1,190 @@
+r"""The Delsarte-Goethals-Seidel / Kabatiansky-Levenshtein linear-programming bound for spherical codes.
+
+Let :math:`P_k` be the normalised Gegenbauer polynomials of dimension d (:math:`P_k(1) = 1`; see
+:func:`spherecode.bounds.levenshtein.gegenbauer`). If
+
+.. math:: f(t) = 1 + \sum_{k=1}^{D} f_k P_k(t), \qquad f_k \ge 0, \qquad f(t) \le 0 \text{ on } [-1, s],
+
+then every code in :math:`S^{d-1}` with maximal cosine s has at most :math:`f(1) = 1 + \sum_k f_k`
+points (Delsarte, Goethals & Seidel 1977). :func:`spherical_lp_bound` minimises f(1) over
+polynomials of degree at most D by a linear program with the constraint imposed on a grid of
+[-1, s] (HiGHS), and then *certifies* the result: it bounds :math:`M = \max_{[-1,s]} f` from above by
+branch and bound with V. Markov's inequality :math:`\|f''\| \le D^2 (D^2-1)/3\, \|f\|` (on an interval
+of length h, f exceeds the larger endpoint value by at most :math:`\|f''\| h^2/8`), and when M > 0
+replaces f by :math:`f - M`, which is feasible, giving the bound :math:`(f(1) - M)/(1 - M)`. The
+returned value is therefore a valid upper bound (up to floating-point rounding in evaluating f,
+for which a relative slack of 1e-12 is added), slightly above the exact LP optimum.
+
+:func:`spherical_lp_lower_bound` turns it around: by bisection, the largest s at which the bound is
+still below N, which every N-point code's :math:`s_{\max}` exceeds. It is at least as strong as
+Levenshtein's bound when D is at least the degree of Levenshtein's polynomial (the default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import linprog
+
+from ..errors import SpherecodeError, check_int
+from .levenshtein import _check_cosine, gegenbauer_all, levenshtein_lower_bound, levenshtein_piece
+
+#: Grid points for the discretised constraint (Chebyshev-clustered towards both ends).
+GRID_POINTS = 1500
+#: Rounds of adding the polynomial's violating local maxima to the grid before certifying.
+CUTTING_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class SphericalLPResult:
+    r"""A certified LP bound: no code in :math:`S^{d-1}` with max cosine s has more than ``value`` points.
+
+    Attributes:
+        value: the certified bound :math:`(f(1) - M^+)/(1 - M^+)`.
+        lp_value: the discretised LP's optimum f(1) (slightly below the exact LP optimum).
+        coefficients: :math:`f_0, \dots, f_D` of the certified polynomial (:math:`f_0 = 1 - M^+`).
+        excess: :math:`M^+`, the certified upper bound on :math:`\max_{[-1,s]}` of the LP's polynomial.
+    """
+
+    dim: int
+    s: float
+    degree: int
+    value: float
+    lp_value: float
+    coefficients: tuple[float, ...]
+    excess: float
+
+
+def _grid(s: float, points: int) -> np.ndarray:
+    u = np.cos(np.linspace(np.pi, 0.0, points))  # Chebyshev points of [-1, 1]
+    return np.unique(np.concatenate([-1.0 + (u + 1.0) * (s + 1.0) / 2.0, np.linspace(-1.0, s, points // 2)]))
+
+
+def certified_max(coefficients: np.ndarray, dim: int, lo: float, hi: float, tol: float = 1e-12) -> float:
+    r"""An upper bound on :math:`\max_{t \in [lo, hi]} \sum_k c_k P_k(t)` within ``tol`` of the true maximum
+    (plus the evaluation slack), by branch and bound with Markov's second-derivative inequality."""
+    c = np.asarray(coefficients, dtype=np.float64)
+    degree = len(c) - 1
+    norm = float(np.abs(c).sum())  # |P_k| <= 1 on [-1, 1]
+    curvature = degree**2 * (degree**2 - 1) / 3.0 * norm
+    slack = 1e-12 * max(norm, 1.0)
+
+    def evaluate(t: np.ndarray) -> np.ndarray:
+        return c @ gegenbauer_all(degree, dim, t)
+
+    t = np.linspace(lo, hi, 4097)
+    v = evaluate(t)
+    best = float(v.max())
+    # intervals [t_i, t_{i+1}] whose bound may exceed the best value seen so far
+    left, right, vl, vr = t[:-1], t[1:], v[:-1], v[1:]
+    while True:
+        h = right - left
+        ub = np.maximum(vl, vr) + curvature * h**2 / 8.0
+        keep = ub > best + tol
+        if not keep.any():
+            return best + tol + slack
+        left, right, vl, vr = left[keep], right[keep], vl[keep], vr[keep]
+        if len(left) > 200_000:  # pragma: no cover - a pathological polynomial: fall back to the coarse bound
+            return float(ub.max()) + slack
+        sub = 16
+        frac = np.linspace(0.0, 1.0, sub + 1)
+        pts = left[:, None] + (right - left)[:, None] * frac[None, :]
+        vals = evaluate(pts.ravel()).reshape(pts.shape)
+        best = max(best, float(vals.max()))
+        left, right = pts[:, :-1].ravel(), pts[:, 1:].ravel()
+        vl, vr = vals[:, :-1].ravel(), vals[:, 1:].ravel()
+
+
+def default_degree(dim: int, s: float) -> int:
+    """Levenshtein's degree at (d, s) plus 6, capped to [6, 40]: never weaker than Levenshtein's bound."""
+    return int(min(max(levenshtein_piece(dim, s) + 6, 6), 40))
+
+
+@lru_cache(maxsize=1024)
+def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_points: int = GRID_POINTS) -> SphericalLPResult:
+    r"""The certified Delsarte-Goethals-Seidel bound on the size of a code in :math:`S^{d-1}` with max cosine s.
+
+    Args:
+        dim: dimension d >= 2.
+        s: the maximal cosine, in [-1, 1).
+        degree: the polynomial degree D (default :func:`default_degree`).
+        grid_points: size of the discretisation of [-1, s].
+
+    Examples:
+        >>> round(spherical_lp_bound(8, 0.5, 6).value, 3)
+        240.0
+    """
+    dim = check_int("dim", dim, minimum=2)
+    s = _check_cosine(s)
+    degree = default_degree(dim, s) if degree is None else check_int("degree", degree, minimum=1, maximum=200)
+    grid_points = check_int("grid_points", grid_points, minimum=10)
+    t = _grid(s, grid_points)
+    fine = np.linspace(-1.0, s, 20 * grid_points)
+    for _ in range(CUTTING_ROUNDS):
+        p = gegenbauer_all(degree, dim, t)[1:]  # (degree, grid)
+        # minimise sum_k f_k  s.t.  sum_k f_k P_k(t) <= -1 on the grid, f_k >= 0
+        res = linprog(np.ones(degree), A_ub=p.T, b_ub=-np.ones(len(t)), bounds=(0, None), method="highs")
+        if res.status == 2:  # infeasible: no polynomial of this degree works, the bound is +inf
+            return SphericalLPResult(dim, s, degree, float("inf"), float("inf"), (), float("inf"))
+        if res.status != 0:  # pragma: no cover
+            raise RuntimeError(f"spherical LP failed at d={dim}, s={s}, degree={degree}: {res.message}")
+        f = np.concatenate([[1.0], np.clip(res.x, 0.0, None)])
+        # cutting planes: add the local maxima of f where it exceeds 0 and solve again
+        v = f @ gegenbauer_all(degree, dim, fine)
+        peak = np.flatnonzero((v > 0) & (v >= np.roll(v, 1)) & (v >= np.roll(v, -1)))
+        if len(peak) == 0:
+            break
+        t = np.union1d(t, np.concatenate([fine[peak], fine[np.clip(peak - 1, 0, None)], fine[np.clip(peak + 1, None, len(fine) - 1)]]))
+    lp_value = float(f.sum())
+    excess = certified_max(f, dim, -1.0, s)
+    if excess <= 0:
+        return SphericalLPResult(dim, s, degree, lp_value, lp_value, tuple(f), excess)
+    if excess >= 1:  # the discretisation missed badly; refine the grid
+        if grid_points >= 100_000:  # pragma: no cover
+            raise RuntimeError(f"spherical LP could not be certified at d={dim}, s={s}, degree={degree}")
+        return spherical_lp_bound(dim, s, degree, grid_points * 4)
+    f0 = f.copy()
+    f0[0] -= excess
+    value = (lp_value - excess) / (1.0 - excess)
+    return SphericalLPResult(dim, s, degree, value, lp_value, tuple(f0 / f0[0]), excess)
+
+
+def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-6) -> float:
+    r"""The largest s (to ``tol``) at which the certified LP bound is below N: every N-point code in
+    :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value.
+
+    The search starts at Levenshtein's bound, which it can only improve on.
+
+    Examples:
+        >>> round(spherical_lp_lower_bound(240, 8, tol=1e-7), 5)
+        0.5
+    """
+    n = check_int("n", n, minimum=2)
+    dim = check_int("dim", dim, minimum=2)
+    tol = float(tol)
+    if not 0 < tol < 1:
+        raise SpherecodeError(f"Argument 'tol' must lie in (0, 1), not {tol}.")
+    lo = levenshtein_lower_bound(n, dim)
+    if lo <= -1.0:
+        return -1.0
+
+    def too_small(s: float) -> bool:  # True: the bound proves fewer than N points fit at cosine s
+        return spherical_lp_bound(dim, s, degree).value < n
+
+    step = max(tol, 1e-3)
+    hi = min(lo + step, 1.0 - 1e-12)
+    if not too_small(lo):
+        # the degree is too small to match Levenshtein here: stay with Levenshtein's (valid) value
+        return lo
+    while too_small(hi):
+        lo, step = hi, 2 * step
+        hi = min(lo + step, 1.0 - 1e-12)
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if too_small(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
