@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .bounds import rankin_attained, rankin_bound
+from .bounds import bound_interval, rankin_attained, rankin_bound
 from .codebook import Codebook
+from .errors import SpherecodeError
 from .separation import cosine_to_degrees
 
 
@@ -15,6 +17,9 @@ class SeparationReport:
     """Everything ``spherecode analyze`` prints, as plain numbers.
 
     ``gap_to_rankin`` is ``max_cosine - rankin_bound``: zero means provably optimal.
+    ``bound_lower`` / ``bound_upper`` is the interval that holds the optimum of (P) at (N, d)
+    (:func:`spherecode.bounds.bound_interval`: Rankin, Levenshtein, Gilbert-Varshamov, known codes);
+    ``gap_to_lower`` is ``max_cosine - bound_lower``, the most this codebook could still improve.
     """
 
     n: int
@@ -28,6 +33,9 @@ class SeparationReport:
     rankin_bound: float
     rankin_attained: bool
     gap_to_rankin: float
+    bound_lower: float
+    bound_upper: float | None
+    gap_to_lower: float
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,6 +50,9 @@ class SeparationReport:
             ("Rankin bound", f"{self.rankin_bound:.6f}  ({cosine_to_degrees(self.rankin_bound):.4f} deg; "
                              f"{'attainable' if self.rankin_attained else 'not attainable'} at this (N, d))"),
             ("gap to Rankin", f"{self.gap_to_rankin:.3g}" + ("  (optimal)" if abs(self.gap_to_rankin) < 1e-9 else "")),
+            ("optimum lies in", f"[{self.bound_lower:.6f}, {'?' if self.bound_upper is None else f'{self.bound_upper:.6f}'}]"
+                                "  (see `spherecode bounds` for every bound)"),
+            ("gap to best lower bound", f"{self.gap_to_lower:.3g}" + ("  (optimal)" if abs(self.gap_to_lower) < 1e-9 else "")),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -51,6 +62,7 @@ def analyze(codebook: Codebook) -> SeparationReport:
     """Measure a codebook's separation and compare it with the bounds for its (N, d)."""
     s = codebook.max_cosine
     bound = rankin_bound(codebook.n, codebook.dim)
+    lower, upper = bound_interval(codebook.n, codebook.dim)
     return SeparationReport(
         n=codebook.n,
         dim=codebook.dim,
@@ -63,4 +75,134 @@ def analyze(codebook: Codebook) -> SeparationReport:
         rankin_bound=bound,
         rankin_attained=rankin_attained(codebook.n, codebook.dim),
         gap_to_rankin=s - bound,
+        bound_lower=lower,
+        bound_upper=upper,
+        gap_to_lower=s - lower,
     )
+
+
+@dataclass(frozen=True)
+class SeparationCurves:
+    """Worst-case cosine against dimension for a fixed N: every construction beside every bound.
+
+    ``bounds[name][i]`` and ``methods[name][i]`` belong to ``dims[i]``; ``None`` where a bound does
+    not apply or a method is invalid at that (N, d). ``seconds[name][i]`` is each build's time.
+    """
+
+    n: int
+    dims: list[int]
+    bounds: dict[str, list[float | None]]
+    methods: dict[str, list[float | None]]
+    seconds: dict[str, list[float | None]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat record per dimension (what the CSV holds)."""
+        out = []
+        for i, d in enumerate(self.dims):
+            row: dict[str, Any] = {"n": self.n, "dim": d}
+            row.update({f"bound_{k}": v[i] for k, v in self.bounds.items()})
+            row.update({f"method_{k}": v[i] for k, v in self.methods.items()})
+            row.update({f"seconds_{k}": v[i] for k, v in self.seconds.items()})
+            out.append(row)
+        return out
+
+
+#: The bound curves of :func:`separation_vs_dimension` (BoundsReport fields).
+CURVE_BOUNDS = ("rankin", "levenshtein", "spherical_lp", "gv_upper", "known_upper", "lower", "upper")
+
+
+def default_methods() -> list[str]:
+    """Every registered construction except ``auto`` (which only dispatches to the others)."""
+    from .constructions import CONSTRUCTIONS
+
+    return [name for name in CONSTRUCTIONS if name != "auto"]
+
+
+def separation_vs_dimension(
+    n: int,
+    dims: list[int],
+    methods: list[str] | None = None,
+    *,
+    seed: int = 0,
+    lp: bool = True,
+    lp_max_dim: int = 128,
+    params: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> SeparationCurves:
+    """Build every construction valid at (N, d) for each d in ``dims`` and collect every bound.
+
+    Args:
+        n: number of prototypes N.
+        dims: the dimensions (each >= 1).
+        methods: registry names (default :func:`default_methods`); invalid (N, d) pairs are skipped.
+        seed: seed for the randomised constructions.
+        lp: compute the spherical LP bound where the cheap bounds leave a gap and d <= ``lp_max_dim``.
+        params: construction parameters (e.g. ``{"steps": 500}``), passed to each method that has them.
+        progress: show a progress bar over the (d, method) builds.
+    """
+    from .bounds import bounds_report
+    from .constructions import CONSTRUCTIONS, check_size, generate, get_construction
+
+    n = check_size(n, 1)[0]
+    dims = [check_size(n, d)[1] for d in dims]
+    if not dims:
+        raise SpherecodeError("Argument 'dims' must name at least one dimension.")
+    methods = default_methods() if methods is None else [get_construction(m).name for m in methods]
+    params = dict(params or {})
+    bounds: dict[str, list[float | None]] = {k: [] for k in CURVE_BOUNDS}
+    values: dict[str, list[float | None]] = {m: [] for m in methods}
+    seconds: dict[str, list[float | None]] = {m: [] for m in methods}
+    jobs = [(d, m) for d in dims for m in methods]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"N={n}", unit="build")
+    for d in dims:
+        report = bounds_report(n, d, lp=lp and d <= lp_max_dim, build=False)
+        for k in CURVE_BOUNDS:
+            bounds[k].append(getattr(report, k))
+        for m in methods:
+            c = CONSTRUCTIONS[m]
+            if c.check(n, d) is not None:
+                values[m].append(None)
+                seconds[m].append(None)
+            else:
+                own = {k: v for k, v in params.items() if k in c.parameters()}
+                t0 = time.perf_counter()
+                values[m].append(generate(n, d, m, seed=seed, **own).max_cosine)
+                seconds[m].append(time.perf_counter() - t0)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return SeparationCurves(n=n, dims=dims, bounds=bounds, methods=values, seconds=seconds)
+
+
+def parse_dims(text: str) -> list[int]:
+    """Parse ``"3:128"`` (every d), ``"3:128:5"`` (step 5), ``"geom:3:128:20"`` (20 roughly
+    log-spaced) or ``"10,25,64"`` into a sorted list of dimensions.
+
+    >>> parse_dims("8:12"), parse_dims("10,25,64"), parse_dims("geom:2:64:6")
+    ([8, 9, 10, 11, 12], [10, 25, 64], [2, 4, 8, 16, 32, 64])
+    """
+    import numpy as np
+
+    try:
+        if text.startswith("geom:"):
+            lo, hi, count = (int(x) for x in text[5:].split(":"))
+            dims = sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
+        elif ":" in text:
+            parts = [int(x) for x in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            dims = list(range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1))
+        else:
+            dims = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise SpherecodeError(
+            f"Argument '--dims' must look like 3:128, 3:128:5, geom:3:128:20 or 10,25,64; got {text!r}."
+        ) from None
+    if not dims or min(dims) < 1:
+        raise SpherecodeError(f"Argument '--dims' must give dimensions >= 1; got {text!r}.")
+    return dims

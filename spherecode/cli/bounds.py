@@ -1,0 +1,117 @@
+"""``spherecode bounds`` and ``spherecode plot separation | histogram | gram``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from ..bounds import bounds_report
+from ..constructions import check_size
+from ..errors import SpherecodeError, check_int
+from .common import output_path, parse_param, print_json, wants_progress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bounds", help="every bound on the best worst-case cosine of N points in R^d",
+                       description="Every bound on the optimum of (P) at (N, d), the interval that holds it, "
+                                   "and the constructions that are provably optimal there.")
+    p.add_argument("-n", type=int, required=True, help="number of points N (classes)")
+    p.add_argument("-d", "--dim", type=int, required=True, help="dimension d")
+    p.add_argument("--no-lp", action="store_true", help="skip the spherical LP bound (seconds in low dimension)")
+    p.add_argument("--lp-degree", type=int, default=None, help="polynomial degree of the spherical LP (default: automatic)")
+    p.add_argument("--no-build", action="store_true", help="do not build and measure the deterministic constructions")
+    p.add_argument("--json", action="store_true", help="print one JSON object (keys lower, upper, ...)")
+    p.set_defaults(run=run_bounds)
+
+    plot = sub.add_parser("plot", help="figures: separation versus dimension, cosine histogram, Gram matrix")
+    psub = plot.add_subparsers(dest="figure", metavar="FIGURE", parser_class=sub._parser_class)
+    psub.required = True
+
+    p = psub.add_parser("separation", help="worst-case cosine versus dimension for fixed N: constructions and bounds")
+    p.add_argument("-n", type=int, required=True, help="number of prototypes N")
+    p.add_argument("--dims", default="geom:3:128:16",
+                   help="dimensions: 3:128 (all), 3:128:5 (step), geom:3:128:16 (log-spaced) or 10,25,64 (default geom:3:128:16)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated constructions (default: every registered one except auto)")
+    p.add_argument("-p", "--param", type=parse_param, action="append", default=[], metavar="KEY=VALUE",
+                   help="construction parameter passed to every method that has it, e.g. -p steps=500")
+    p.add_argument("--seed", type=int, default=0, help="seed of the randomised constructions")
+    p.add_argument("--no-lp", action="store_true", help="skip the spherical LP curve")
+    p.add_argument("--csv", default=None, help="also write the numbers to this CSV file")
+    p.add_argument("-o", "--output", required=True, help="figure file (.png or .pdf)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.set_defaults(run=run_plot_separation)
+
+    for name, helptext in (("histogram", "histogram of a codebook's pairwise cosines"),
+                           ("gram", "heatmap of a codebook's Gram matrix (class order)")):
+        p = psub.add_parser(name, help=helptext)
+        p.add_argument("path", help="codebook file (.npz from spherecode, or a .npy matrix)")
+        p.add_argument("-o", "--output", required=True, help="figure file (.png or .pdf)")
+        p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+        if name == "histogram":
+            p.add_argument("--bins", type=int, default=60, help="number of bins (default 60)")
+        p.set_defaults(run=run_plot_codebook)
+
+
+def run_bounds(args: argparse.Namespace) -> int:
+    n, dim = check_size(args.n, args.dim)
+    if args.lp_degree is not None:
+        check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
+    report = bounds_report(n, dim, lp=not args.no_lp, build=not args.no_build, lp_degree=args.lp_degree)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.format())
+    return 0
+
+
+def _figure_path(path: str, force: bool) -> Path:
+    from ..plots import FIGURE_SUFFIXES
+
+    out = output_path(path, force)
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise SpherecodeError(f"Argument '--output' must end in {' or '.join(FIGURE_SUFFIXES)}, not {out.name!r}.")
+    return out
+
+
+def run_plot_separation(args: argparse.Namespace) -> int:
+    from ..analysis import parse_dims, separation_vs_dimension
+    from ..plots import plot_separation, save_figure
+
+    check_int("n", args.n, minimum=2)
+    out = _figure_path(args.output, args.force)
+    csv_out = None if args.csv is None else output_path(args.csv, args.force, "--csv")
+    dims = parse_dims(args.dims)
+    methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    curves = separation_vs_dimension(args.n, dims, methods, seed=args.seed, lp=not args.no_lp,
+                                     params=dict(args.param), progress=wants_progress())
+    save_figure(plot_separation(curves), out, overwrite=args.force)
+    print(f"wrote {out}")
+    if csv_out is not None:
+        write_csv(curves.rows(), csv_out)
+        print(f"wrote {csv_out}")
+    return 0
+
+
+def run_plot_codebook(args: argparse.Namespace) -> int:
+    from ..codebook import Codebook
+    from ..plots import plot_gram, plot_histogram, save_figure
+
+    out = _figure_path(args.output, args.force)
+    cb = Codebook.load(args.path)
+    if args.figure == "histogram":
+        fig = plot_histogram(cb, bins=check_int("--bins", args.bins, minimum=1))
+    else:
+        fig = plot_gram(cb)
+    save_figure(fig, out, overwrite=args.force)
+    print(f"wrote {out}")
+    return 0
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """Write records with a header (empty cells for ``None``)."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{k: "" if v is None else v for k, v in r.items()} for r in rows])

@@ -1,0 +1,160 @@
+"""Figures over the public functions: separation versus dimension, cosine histograms, Gram heatmaps.
+
+Every function returns a :class:`matplotlib.figure.Figure` (Agg backend: headless) that a notebook
+displays and :func:`save_figure` writes as PNG or PDF by the file's suffix.
+
+>>> import numpy as np
+>>> from spherecode import Codebook
+>>> fig = plot_histogram(Codebook(np.eye(4)))
+>>> type(fig).__name__
+'Figure'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .analysis import SeparationCurves  # noqa: E402
+from .bounds import bound_interval  # noqa: E402
+from .codebook import Codebook  # noqa: E402
+from .errors import SpherecodeError  # noqa: E402
+from .separation import pairwise_cosines  # noqa: E402
+
+#: File types :func:`save_figure` writes.
+FIGURE_SUFFIXES = (".png", ".pdf")
+
+#: Line style of each bound curve: (label, colour, linestyle).
+_BOUND_STYLE = {
+    "rankin": ("Rankin (lower)", "black", "-"),
+    "levenshtein": ("Levenshtein (lower)", "tab:red", "--"),
+    "spherical_lp": ("spherical LP (lower)", "tab:purple", ":"),
+    "gv_upper": ("Gilbert-Varshamov (achievable)", "tab:green", "-."),
+    "known_upper": ("best known code (achievable)", "tab:olive", (0, (1, 1))),
+}
+
+
+def plot_separation(curves: SeparationCurves, *, log_dims: bool = True) -> Figure:
+    """Worst-case cosine against dimension: each construction (markers) over the bound curves.
+
+    The region below the best lower bound is shaded: no N-point code lies there. The right axis
+    reads the same values as angles in degrees.
+    """
+    dims = np.asarray(curves.dims, dtype=float)
+    fig, ax = plt.subplots(figsize=(10.0, 5.4), constrained_layout=True)
+
+    def series(values: list[float | None]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    lower = series(curves.bounds["lower"])
+    floor = min(np.nanmin(lower), -0.05)
+    ax.fill_between(dims, floor - 1, lower, color="0.85", label="impossible (below best lower bound)", zorder=0)
+    upper = series(curves.bounds["upper"])
+    ax.fill_between(dims, lower, upper, color="tab:cyan", alpha=0.15, label="the optimum lies here", zorder=0)
+    for key, (label, colour, style) in _BOUND_STYLE.items():
+        y = series(curves.bounds.get(key, []))
+        if np.all(np.isnan(y)):
+            continue
+        ax.plot(dims, y, color=colour, linestyle=style, linewidth=1.6, label=label, zorder=2)
+    markers = "osD^v<>ph*"
+    cmap = plt.get_cmap("tab10")
+    for i, (name, vals) in enumerate(curves.methods.items()):
+        y = series(vals)
+        if np.all(np.isnan(y)):
+            continue
+        ax.plot(dims, y, marker=markers[i % len(markers)], markersize=4.5, linewidth=1.0,
+                color=cmap((i + 3) % 10), label=f"{name}", zorder=3)
+    ax.axhline(0.0, color="0.4", linewidth=0.6, zorder=1)
+    if log_dims and dims.min() > 0 and dims.max() / dims.min() > 4:
+        ax.set_xscale("log")
+        ticks = [d for d in (2, 3, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024)
+                 if dims.min() <= d <= dims.max()]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.minorticks_off()
+    if dims.min() <= curves.n / 2 <= dims.max():
+        ax.axvline(curves.n / 2, color="0.5", linewidth=0.8, linestyle=":", zorder=1)
+        ax.annotate("d = N/2: orthogonal\nprototypes exist", (curves.n / 2, 0.0), xytext=(4, 14),
+                    textcoords="offset points", fontsize=8, color="0.3")
+    finite = [v for vals in (*curves.methods.values(), *curves.bounds.values()) for v in vals if v is not None]
+    top = min(1.02, max(finite) + 0.05) if finite else 1.0
+    ax.set_ylim(floor, top)
+    ax.set_xlim(dims.min(), dims.max())
+    ax.set_xlabel("dimension d")
+    ax.set_ylabel(r"worst-case cosine $s_{\max}$ (lower is better)")
+    ax.set_title(f"Separation of N = {curves.n} prototypes versus dimension")
+    ax.grid(True, alpha=0.3)
+    sec = ax.secondary_yaxis("right", functions=(_cos_to_deg, _deg_to_cos))
+    sec.set_ylabel("minimum angle (degrees)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.09, 1.0), framealpha=0.9)
+    return fig
+
+
+def _cos_to_deg(c: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def _deg_to_cos(a: np.ndarray) -> np.ndarray:
+    return np.cos(np.radians(a))
+
+
+def plot_histogram(codebook: Codebook, *, bins: int = 60) -> Figure:
+    """Histogram of the N(N-1)/2 pairwise cosines, with s_max and the bounds for (N, d) marked."""
+    if bins < 1:
+        raise SpherecodeError(f"Argument 'bins' must be at least 1, not {bins}.")
+    if codebook.n < 2:
+        raise SpherecodeError("A cosine histogram needs a codebook with at least 2 prototypes.")
+    cos = pairwise_cosines(codebook.vectors)
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), constrained_layout=True)
+    ax.hist(cos, bins=bins, range=(-1.0, 1.0), color="tab:blue", alpha=0.8)
+    s = float(cos.max())
+    ax.axvline(s, color="tab:red", linewidth=1.5, label=f"$s_{{\\max}}$ = {s:.4f}")
+    lower, upper = bound_interval(codebook.n, codebook.dim)
+    ax.axvline(lower, color="black", linestyle="--", linewidth=1.2, label=f"optimal $s_{{\\max}}$ >= {lower:.4f} (best lower bound)")
+    if upper is not None and upper != lower:
+        ax.axvline(upper, color="tab:green", linestyle="-.", linewidth=1.2, label=f"optimal $s_{{\\max}}$ <= {upper:.4f} (achievable)")
+    ax.set_xlabel("pairwise cosine")
+    ax.set_ylabel("pairs")
+    ax.set_title(f"Pairwise cosines: N = {codebook.n}, d = {codebook.dim} ({codebook.method})")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_gram(codebook: Codebook, *, max_size: int = 2000) -> Figure:
+    """Heatmap of the Gram matrix in class order (``codebook.prototypes``), colours from -1 to 1.
+
+    Codebooks larger than ``max_size`` are shown as their first ``max_size`` classes.
+    """
+    protos = codebook.prototypes[:max_size]
+    g = protos @ protos.T
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), constrained_layout=True)
+    im = ax.imshow(g, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label=r"$\langle c_i, c_j \rangle$")
+    shown = "" if len(protos) == codebook.n else f", first {len(protos)} classes"
+    ax.set_title(f"Gram matrix: N = {codebook.n}, d = {codebook.dim} ({codebook.method}{shown})")
+    ax.set_xlabel("class j")
+    ax.set_ylabel("class i")
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = False, dpi: int = 150) -> Path:
+    """Write ``fig`` as PNG or PDF (by suffix); refuse to overwrite unless ``overwrite``."""
+    p = Path(path)
+    if p.suffix.lower() not in FIGURE_SUFFIXES:
+        raise SpherecodeError(f"Argument 'path' must end in {' or '.join(FIGURE_SUFFIXES)}, not {p.name!r}.")
+    if p.exists() and not overwrite:
+        raise SpherecodeError(f"Argument 'path': '{p}' already exists; pass --force (overwrite=True) to replace it.")
+    fig.savefig(p, dpi=dpi)
+    plt.close(fig)
+    return p
+
+
+__all__ = ["FIGURE_SUFFIXES", "plot_gram", "plot_histogram", "plot_separation", "save_figure"]
