@@ -32,7 +32,9 @@ from ..errors import SpherecodeError, check_int
 from .levenshtein import _check_cosine, gegenbauer_all, levenshtein_lower_bound, levenshtein_piece
 
 #: Grid points for the discretised constraint (Chebyshev-clustered towards both ends).
-GRID_POINTS = 1500
+GRID_POINTS = 800
+#: A violation max f > VIOLATION_TOL (f_0 = 1) on the fine grid triggers another cutting-plane round.
+VIOLATION_TOL = 1e-9
 #: Rounds of adding the polynomial's violating local maxima to the grid before certifying.
 CUTTING_ROUNDS = 6
 
@@ -133,7 +135,7 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
         f = np.concatenate([[1.0], np.clip(res.x, 0.0, None)])
         # cutting planes: add the local maxima of f where it exceeds 0 and solve again
         v = f @ gegenbauer_all(degree, dim, fine)
-        peak = np.flatnonzero((v > 0) & (v >= np.roll(v, 1)) & (v >= np.roll(v, -1)))
+        peak = np.flatnonzero((v > VIOLATION_TOL) & (v >= np.roll(v, 1)) & (v >= np.roll(v, -1)))
         if len(peak) == 0:
             break
         t = np.union1d(t, np.concatenate([fine[peak], fine[np.clip(peak - 1, 0, None)], fine[np.clip(peak + 1, None, len(fine) - 1)]]))

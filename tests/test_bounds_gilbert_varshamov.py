@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import itertools
+from math import comb
+
+import numpy as np
+import pytest
+
+from spherecode.bounds.gilbert_varshamov import (
+    code_dimension,
+    gilbert_size,
+    gv_interval,
+    gv_upper_bound,
+    hamming_ball_volume,
+    varshamov_condition,
+    varshamov_distance,
+    varshamov_parity_check,
+)
+from spherecode.errors import SpherecodeError
+from spherecode.separation import min_hamming_distance
+
+from bounds_reference import brute_force_a
+
+
+@pytest.mark.parametrize("n, r", [(1, 0), (5, 2), (8, 3), (10, 10)])
+def test_ball_volume_counts_words(n, r):
+    words = np.array(list(itertools.product([0, 1], repeat=n)))
+    assert hamming_ball_volume(n, r) == int((words.sum(axis=1) <= r).sum())
+
+
+def test_golay_is_perfect():
+    assert hamming_ball_volume(23, 3) * 2**12 == 2**23
+
+
+@pytest.mark.parametrize("n", range(3, 8))
+def test_gilbert_is_below_the_true_maximum(n):
+    for d in range(1, n + 1):
+        assert gilbert_size(n, d) <= brute_force_a(n, d)
+
+
+def test_science_figures_for_100_classes():
+    assert [varshamov_distance(n, 100) for n in (10, 25, 64)] == [2, 8, 24]
+    assert gv_upper_bound(100, 10) == pytest.approx(0.60)
+    assert gv_upper_bound(100, 25) == pytest.approx(0.36)
+    assert gv_upper_bound(100, 64) == pytest.approx(0.25)
+    lo, hi = gv_interval(100, 64)
+    assert lo == pytest.approx(-1 / 99) and hi == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("n, n_words", [(10, 100), (25, 100), (64, 100), (64, 1000), (512, 1000), (7, 128)])
+def test_varshamov_distance_is_the_largest_delta(n, n_words):
+    k = code_dimension(n_words)
+    delta = varshamov_distance(n, n_words)
+    # the slow obvious definition
+    slow = max(dd for dd in range(1, n + 1) if dd == 1 or sum(comb(n - 1, i) for i in range(dd - 1)) < 2 ** (n - k))
+    assert delta == slow
+    assert varshamov_condition(n, k, delta)
+
+
+def test_no_code_when_too_many_words():
+    assert varshamov_distance(6, 65) is None
+    assert gv_upper_bound(65, 6) is None
+    assert varshamov_distance(6, 64) == 1  # the whole space
+
+
+@pytest.mark.parametrize("n, n_words", [(7, 4), (8, 8), (10, 16), (12, 16), (15, 32), (16, 100)])
+def test_varshamov_construction_meets_the_guarantee(n, n_words):
+    k = code_dimension(n_words)
+    delta = varshamov_distance(n, n_words)
+    h = varshamov_parity_check(n, k, delta)
+    # the null space of H over GF(2), by enumeration
+    words = np.array(list(itertools.product([0, 1], repeat=n)), dtype=np.int64)
+    code = words[((words @ h.T.astype(np.int64)) % 2 == 0).all(axis=1)]
+    assert len(code) >= 2**k >= n_words
+    assert min_hamming_distance(code) >= delta
+    # and the spherical image meets the upper bound 1 - 2 delta / n
+    vecs = (2 * code[:n_words] - 1) / np.sqrt(n)
+    g = vecs @ vecs.T
+    np.fill_diagonal(g, -np.inf)
+    assert g.max() <= gv_upper_bound(n_words, n) + 1e-12
+
+
+@pytest.mark.parametrize(
+    "call, needle",
+    [
+        (lambda: hamming_ball_volume(5, 6), "'r' must be at most"),
+        (lambda: hamming_ball_volume(-1, 0), "'n' must be at least 1"),
+        (lambda: gilbert_size(5, 6), "'d' (minimum distance) must be at most"),
+        (lambda: gilbert_size(5, 0), "'d' must be at least 1"),
+        (lambda: gilbert_size(5.5, 2), "'n' must be an integer"),
+        (lambda: gv_upper_bound(1, 10), "'n' must be at least 2"),
+        (lambda: gv_upper_bound(10, 0), "'dim' must be at least 1"),
+        (lambda: varshamov_distance(10, "x"), "'N' must be an integer"),
+        (lambda: varshamov_parity_check(7, 4, 4), "Varshamov's condition fails"),
+    ],
+)
+def test_bad_input_names_the_argument(call, needle):
+    with pytest.raises(SpherecodeError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        call()

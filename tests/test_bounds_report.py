@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spherecode import Codebook, analyze, generate
+from spherecode.analysis import parse_dims, separation_vs_dimension
+from spherecode.bounds import bound_interval, bounds_report
+from spherecode.constructions import CONSTRUCTIONS
+from spherecode.errors import SpherecodeError
+
+
+def test_orthogonal_regime_is_closed_and_orthoplex_is_optimal():
+    r = bounds_report(100, 64)
+    assert r.lower == 0.0 and r.upper == 0.0 and r.exact
+    assert "orthoplex" in r.provably_optimal
+    assert r.gv_distance == 24 and r.gv_upper == pytest.approx(0.25)
+    assert r.spherical_lp is None  # not needed: the interval is already closed
+
+
+def test_simplex_regime():
+    r = bounds_report(10, 12)
+    assert r.lower == pytest.approx(-1 / 9) and r.upper == pytest.approx(-1 / 9)
+    assert "simplex" in r.provably_optimal and "orthoplex" not in r.provably_optimal
+
+
+def test_open_interval_for_imagenet_in_64_dimensions():
+    r = bounds_report(1000, 64)
+    assert r.lower == pytest.approx(0.0916, abs=1e-3)  # Levenshtein (the LP cannot improve it here)
+    assert r.upper == pytest.approx(1 - 2 * 21 / 64)  # Gilbert-Varshamov
+    assert not r.exact and r.provably_optimal == []
+
+
+def test_known_optimum_closes_the_interval():
+    r = bounds_report(13, 3, lp=False)
+    assert r.exact and r.known["exact"]
+    r = bounds_report(240, 8, lp=False)
+    assert r.lower == pytest.approx(0.5) and r.upper == 0.5
+
+
+def test_lp_improves_on_levenshtein_in_low_dimension():
+    r = bounds_report(24, 4)
+    assert r.spherical_lp is not None and r.spherical_lp > r.levenshtein
+    assert r.lower == r.spherical_lp <= r.upper == 0.5
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 20, 100, 300])
+@pytest.mark.parametrize("dim", [2, 3, 5, 16, 40])
+def test_interval_is_consistent_with_real_codebooks(n, dim):
+    lo, hi = bound_interval(n, dim)
+    assert hi is not None and lo <= hi + 1e-12
+    for method, c in CONSTRUCTIONS.items():
+        if c.check(n, dim) is None and method in ("simplex", "orthoplex", "random"):
+            s = generate(n, dim, method).max_cosine
+            assert s >= lo - 1e-9
+            if c.optimal(n, dim):
+                assert s == pytest.approx(lo, abs=1e-9)
+
+
+def test_report_json_round_trip():
+    d = bounds_report(50, 10, lp=False).to_dict()
+    again = json.loads(json.dumps(d))
+    assert {"lower", "upper", "exact", "provably_optimal", "constructions", "levenshtein", "gv_upper"} <= set(again)
+    assert set(again["constructions"]) == set(CONSTRUCTIONS)
+
+
+def test_one_dimension():
+    assert bounds_report(2, 1).exact
+    r = bounds_report(3, 1)
+    assert r.lower == 1.0 and r.upper == 1.0
+
+
+def test_analyze_adds_interval_and_gap():
+    cb = generate(30, 5, "random")
+    rep = analyze(cb)
+    lo, hi = bound_interval(30, 5)
+    assert rep.bound_lower == lo and rep.bound_upper == hi
+    assert rep.gap_to_lower == pytest.approx(rep.max_cosine - lo)
+    assert "gap to best lower bound" in rep.format()
+    opt = analyze(Codebook(np.vstack([np.eye(4), -np.eye(4)])))
+    assert opt.gap_to_lower == 0.0
+
+
+def test_separation_curves():
+    curves = separation_vs_dimension(12, [3, 6, 11], ["simplex", "orthoplex", "random"], lp=False)
+    rows = curves.rows()
+    assert [r["dim"] for r in rows] == [3, 6, 11]
+    assert rows[0]["method_simplex"] is None and rows[2]["method_simplex"] == pytest.approx(-1 / 11)
+    assert rows[1]["method_orthoplex"] == 0.0 and rows[0]["method_orthoplex"] is None
+    assert rows[0]["bound_known_upper"] == pytest.approx(1 / 5**0.5)  # icosahedron
+    for r in rows:
+        assert r["method_random"] >= r["bound_lower"] - 1e-12
+
+
+def test_separation_curves_errors():
+    with pytest.raises(SpherecodeError, match="must be one of"):
+        separation_vs_dimension(12, [3], ["nope"])
+    with pytest.raises(SpherecodeError, match="'dim' must be at least 1"):
+        separation_vs_dimension(12, [0])
+    with pytest.raises(SpherecodeError, match="'--dims'"):
+        parse_dims("3:x")
+    with pytest.raises(SpherecodeError, match="'--dims'"):
+        parse_dims("0:4")
