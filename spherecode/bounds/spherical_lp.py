@@ -8,12 +8,11 @@ Let :math:`P_k` be the normalised Gegenbauer polynomials of dimension d (:math:`
 then every code in :math:`S^{d-1}` with maximal cosine s has at most :math:`f(1) = 1 + \sum_k f_k`
 points (Delsarte, Goethals & Seidel 1977). :func:`spherical_lp_bound` minimises f(1) over
 polynomials of degree at most D by a linear program with the constraint imposed on a grid of
-[-1, s] (HiGHS), and then *certifies* the result: it bounds :math:`M = \max_{[-1,s]} f` from above by
-branch and bound with V. Markov's inequality :math:`\|f''\| \le D^2 (D^2-1)/3\, \|f\|` (on an interval
-of length h, f exceeds the larger endpoint value by at most :math:`\|f''\| h^2/8`), and when M > 0
-replaces f by :math:`f - M`, which is feasible, giving the bound :math:`(f(1) - M)/(1 - M)`. The
-returned value is therefore a valid upper bound (up to floating-point rounding in evaluating f,
-for which a relative slack of 1e-12 is added), slightly above the exact LP optimum.
+[-1, s] (HiGHS; a few cutting-plane rounds add the points where f still exceeds 0), and then
+*verifies* the result: it computes :math:`M = \max_{[-1,s]} f` from the critical points of f
+(:func:`certified_max`) and, when M > 0, replaces f by :math:`f - M`, which is feasible, giving the
+bound :math:`(f(1) - M)/(1 - M)`. The returned value is a valid upper bound up to floating-point
+rounding in evaluating f (covered by a relative slack of 1e-12), slightly above the exact LP optimum.
 
 :func:`spherical_lp_lower_bound` turns it around: by bisection, the largest s at which the bound is
 still below N, which every N-point code's :math:`s_{\max}` exceeds. It is at least as strong as
@@ -64,39 +63,29 @@ def _grid(s: float, points: int) -> np.ndarray:
     return np.unique(np.concatenate([-1.0 + (u + 1.0) * (s + 1.0) / 2.0, np.linspace(-1.0, s, points // 2)]))
 
 
-def certified_max(coefficients: np.ndarray, dim: int, lo: float, hi: float, tol: float = 1e-12) -> float:
-    r"""An upper bound on :math:`\max_{t \in [lo, hi]} \sum_k c_k P_k(t)` within ``tol`` of the true maximum
-    (plus the evaluation slack), by branch and bound with Markov's second-derivative inequality."""
+def certified_max(coefficients: np.ndarray, dim: int, lo: float, hi: float) -> float:
+    r"""The maximum of :math:`f = \sum_k c_k P_k` on [lo, hi], plus a rounding slack.
+
+    f is interpolated exactly (degree D at D + 1 Chebyshev nodes) in the Chebyshev basis; the real
+    zeros of f' in [lo, hi] (eigenvalues of the colleague matrix), the two ends and a 4097-point grid
+    are the candidates, each evaluated by the Gegenbauer recurrence. The slack
+    :math:`10^{-12} \sum_k |c_k|` covers rounding (:math:`|P_k| \le 1`).
+    """
     c = np.asarray(coefficients, dtype=np.float64)
     degree = len(c) - 1
-    norm = float(np.abs(c).sum())  # |P_k| <= 1 on [-1, 1]
-    curvature = degree**2 * (degree**2 - 1) / 3.0 * norm
-    slack = 1e-12 * max(norm, 1.0)
+    norm = float(np.abs(c).sum())
 
     def evaluate(t: np.ndarray) -> np.ndarray:
         return c @ gegenbauer_all(degree, dim, t)
 
-    t = np.linspace(lo, hi, 4097)
-    v = evaluate(t)
-    best = float(v.max())
-    # intervals [t_i, t_{i+1}] whose bound may exceed the best value seen so far
-    left, right, vl, vr = t[:-1], t[1:], v[:-1], v[1:]
-    while True:
-        h = right - left
-        ub = np.maximum(vl, vr) + curvature * h**2 / 8.0
-        keep = ub > best + tol
-        if not keep.any():
-            return best + tol + slack
-        left, right, vl, vr = left[keep], right[keep], vl[keep], vr[keep]
-        if len(left) > 200_000:  # pragma: no cover - a pathological polynomial: fall back to the coarse bound
-            return float(ub.max()) + slack
-        sub = 16
-        frac = np.linspace(0.0, 1.0, sub + 1)
-        pts = left[:, None] + (right - left)[:, None] * frac[None, :]
-        vals = evaluate(pts.ravel()).reshape(pts.shape)
-        best = max(best, float(vals.max()))
-        left, right = pts[:, :-1].ravel(), pts[:, 1:].ravel()
-        vl, vr = vals[:, :-1].ravel(), vals[:, 1:].ravel()
+    candidates = [np.array([lo, hi]), np.linspace(lo, hi, 4097)]
+    if degree >= 2:
+        nodes = np.cos(np.pi * (np.arange(degree + 1) + 0.5) / (degree + 1))
+        cheb = np.polynomial.Chebyshev(np.polynomial.chebyshev.chebfit(nodes, evaluate(nodes), degree))
+        roots = cheb.deriv().roots()
+        real = roots.real[(np.abs(roots.imag) < 1e-7) & (roots.real >= lo) & (roots.real <= hi)]
+        candidates.append(real)
+    return float(evaluate(np.concatenate(candidates)).max()) + 1e-12 * max(norm, 1.0)
 
 
 def default_degree(dim: int, s: float) -> int:
@@ -157,7 +146,9 @@ def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: f
     r"""The largest s (to ``tol``) at which the certified LP bound is below N: every N-point code in
     :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value.
 
-    The search starts at Levenshtein's bound, which it can only improve on.
+    The search starts at Levenshtein's bound, which it can only improve on, brackets the crossing by
+    doubling steps and closes the bracket by the Illinois method on :math:`\log(\text{bound}/N)`
+    (bisection whenever one end stalls). Only points where the bound is certified below N are returned.
 
     Examples:
         >>> round(spherical_lp_lower_bound(240, 8, tol=1e-7), 5)
@@ -172,21 +163,38 @@ def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: f
     if lo <= -1.0:
         return -1.0
 
-    def too_small(s: float) -> bool:  # True: the bound proves fewer than N points fit at cosine s
-        return spherical_lp_bound(dim, s, degree).value < n
+    def gap(s: float) -> float:  # < 0: the bound proves fewer than N points fit at cosine s
+        value = spherical_lp_bound(dim, s, degree).value
+        return np.log(value) - np.log(n) if np.isfinite(value) else np.inf
 
+    g_lo = gap(lo)
+    if g_lo >= 0:
+        # the LP cannot beat Levenshtein here (or the degree is too small): keep Levenshtein's valid value
+        return lo
     step = max(tol, 1e-3)
     hi = min(lo + step, 1.0 - 1e-12)
-    if not too_small(lo):
-        # the degree is too small to match Levenshtein here: stay with Levenshtein's (valid) value
-        return lo
-    while too_small(hi):
-        lo, step = hi, 2 * step
+    g_hi = gap(hi)
+    while g_hi < 0:
+        lo, g_lo, step = hi, g_hi, 2 * step
         hi = min(lo + step, 1.0 - 1e-12)
+        g_hi = gap(hi)
+    # Illinois (modified regula falsi) on log(bound) - log(N): keeps the bracket, converges superlinearly
+    side = 0
     while hi - lo > tol:
-        mid = 0.5 * (lo + hi)
-        if too_small(mid):
-            lo = mid
+        if np.isfinite(g_hi):
+            mid = hi - g_hi * (hi - lo) / (g_hi - g_lo)
         else:
-            hi = mid
+            mid = 0.5 * (lo + hi)
+        mid = min(max(mid, lo + 0.1 * tol), hi - 0.1 * tol)  # stay strictly inside
+        if side != 0 and abs(side) >= 2:  # stalled on one side: bisect once
+            mid, side = 0.5 * (lo + hi), 0
+        g_mid = gap(mid)
+        if g_mid < 0:
+            lo, g_lo = mid, g_mid
+            g_hi = g_hi / 2 if side < 0 else g_hi
+            side = side - 1 if side <= 0 else -1
+        else:
+            hi, g_hi = mid, g_mid
+            g_lo = g_lo / 2 if side > 0 else g_lo
+            side = side + 1 if side >= 0 else 1
     return lo
