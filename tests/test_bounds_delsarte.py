@@ -114,3 +114,22 @@ def test_binomial_row_sum():
     # sum_k K_k(0) = 2^n is the trivial bound at d = 1
     assert delsarte_bound(10, 1) == 2**10 == sum(comb(10, k) for k in range(11))
     assert list(itertools.islice(krawtchouk_matrix(4)[2], 5)) == [6, 0, -2, 0, 6]
+
+
+@pytest.mark.parametrize("n, n_words", [(5, 3), (6, 5), (7, 9), (7, 17), (8, 20)])
+def test_binary_distance_limit_against_exhaustive_search(n, n_words):
+    from spherecode.bounds.delsarte import binary_distance_limit
+
+    limit = binary_distance_limit(n, n_words)
+    true_best = max(d for d in range(1, n + 1) if brute_force_a(n, d) >= n_words)
+    assert limit >= true_best  # an upper bound on the best achievable distance
+    assert delsarte_lp(n, limit).bound >= n_words and (limit == n or delsarte_lp(n, limit + 1).bound < n_words)
+
+
+def test_binary_distance_limit_golay_and_errors():
+    from spherecode.bounds.delsarte import binary_distance_limit
+
+    assert binary_distance_limit(24, 4096) == 8
+    assert binary_distance_limit(4, 17) is None
+    with pytest.raises(SpherecodeError, match="'N' must be at least 2"):
+        binary_distance_limit(8, 1)

@@ -97,3 +97,17 @@ def test_varshamov_construction_meets_the_guarantee(n, n_words):
 def test_bad_input_names_the_argument(call, needle):
     with pytest.raises(SpherecodeError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_shorter_lengths_can_only_help():
+    from spherecode.bounds.gilbert_varshamov import gv_best_upper_bound
+
+    for n_words in (3, 100, 1000):
+        prev = None
+        for dim in range(code_dimension(n_words), 80):
+            value, length = gv_best_upper_bound(n_words, dim)
+            assert length <= dim
+            assert value == pytest.approx(min(gv_upper_bound(n_words, m) for m in range(code_dimension(n_words), dim + 1)))
+            assert prev is None or value <= prev  # monotone in d
+            prev = value
+    assert gv_best_upper_bound(100, 6) is None

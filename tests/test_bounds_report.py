@@ -7,7 +7,7 @@ import pytest
 
 from spherecode import Codebook, analyze, generate
 from spherecode.analysis import parse_dims, separation_vs_dimension
-from spherecode.bounds import bound_interval, bounds_report
+from spherecode.bounds import bound_interval, bounds_report, gv_upper_bound
 from spherecode.constructions import CONSTRUCTIONS
 from spherecode.errors import SpherecodeError
 
@@ -29,7 +29,9 @@ def test_simplex_regime():
 def test_open_interval_for_imagenet_in_64_dimensions():
     r = bounds_report(1000, 64)
     assert r.lower == pytest.approx(0.0916, abs=1e-3)  # Levenshtein (the LP cannot improve it here)
-    assert r.upper == pytest.approx(1 - 2 * 21 / 64)  # Gilbert-Varshamov
+    assert r.gv_upper == pytest.approx(1 - 2 * 21 / 64)  # Gilbert-Varshamov at length 64 (Theorem 7)
+    # ... and at length 60, zero-padded, which is better
+    assert r.upper == pytest.approx(min(gv_upper_bound(1000, m) for m in range(10, 65))) == pytest.approx(1 / 3)
     assert not r.exact and r.provably_optimal == []
 
 

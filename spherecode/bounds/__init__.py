@@ -20,9 +20,10 @@ from typing import Any
 
 from ..errors import check_int
 from ..separation import cosine_to_degrees
-from .delsarte import delsarte_bound, delsarte_lp, krawtchouk
+from .delsarte import binary_distance_limit, delsarte_bound, delsarte_lp, krawtchouk
 from .gilbert_varshamov import (
     gilbert_size,
+    gv_best_upper_bound,
     gv_interval,
     gv_upper_bound,
     hamming_ball_volume,
@@ -37,6 +38,8 @@ from .spherical_lp import spherical_lp_bound, spherical_lp_lower_bound
 TIGHT = 1e-9
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
+#: Delsarte's limit on binary constructions is computed (exactly) up to this length.
+BINARY_MAX_DIM = 32
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,10 @@ class BoundsReport:
     Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``.
     Achievable values (some N-point code does at least this well): ``rankin`` when attained,
     ``gv_upper`` (:math:`1 - 2 d_{GV}/d`), ``known_upper`` (the table), and ``constructions``
-    (deterministic constructions that were built and measured). ``None`` means "does not apply" or
-    "not computed". ``seconds`` records each bound's cost.
+    (deterministic constructions that were built and measured). ``binary_limit`` is not a bound on
+    (P): it is the best s_max any *binary* code (BCH, Reed-Muller, ...) can reach at length d by
+    Delsarte's LP, :math:`1 - 2D/d`. ``None`` means "does not apply" or "not computed".
+    ``seconds`` records each bound's cost.
     """
 
     n: int
@@ -69,6 +74,7 @@ class BoundsReport:
     known_upper_source: str | None
     provably_optimal: list[str]
     constructions: dict[str, dict[str, Any]]
+    binary_limit: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -98,6 +104,8 @@ class BoundsReport:
             ("Gilbert-Varshamov (upper)", fmt(self.gv_upper) + (f"  (d_GV = {self.gv_distance})" if self.gv_distance else "")),
             ("best known code (upper)", fmt(self.known_upper) + (f"  ({self.known_upper_source})" if self.known_upper_source else "")),
         ]
+        if self.binary_limit is not None:
+            rows.append(("binary codes cannot beat (Delsarte)", fmt(self.binary_limit) + "  (limit of BCH, RM, ... at length d)"))
         for name, c in self.constructions.items():
             if c.get("max_cosine") is not None:
                 rows.append((f"construction {name} (upper)", fmt(c["max_cosine"])))
@@ -118,7 +126,8 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
     Args:
         n: number of points N >= 2.
         dim: dimension d >= 1.
-        lp: run the spherical LP bisection (seconds) when the cheap bounds leave a gap and d <= LP_MAX_DIM.
+        lp: run the expensive bounds: the spherical LP search (seconds) when the cheap bounds leave a
+            gap and d <= LP_MAX_DIM, and Delsarte's binary limit for d <= BINARY_MAX_DIM.
         build: build and measure the deterministic constructions of the registry valid at (N, d).
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
     """
@@ -147,6 +156,9 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
     gv_up = None if gv_d is None else 1.0 - 2.0 * gv_d / dim
     if gv_up is not None:
         uppers[f"Gilbert-Varshamov (d_GV = {gv_d})"] = gv_up
+        best_gv = timed("gilbert_varshamov_shorter", gv_best_upper_bound, n, dim)
+        if best_gv is not None and best_gv[0] < gv_up:
+            uppers[f"Gilbert-Varshamov at length {best_gv[1]} (zero-padded)"] = best_gv[0]
     exact_entry = known_code(n, dim)
     best = best_known_upper(n, dim)
     if best is not None:
@@ -163,6 +175,10 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
     if lp and dim >= 2 and dim <= LP_MAX_DIM and (upper_now is None or upper_now - lower_now > TIGHT):
         lp_value = timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
         lowers["spherical LP"] = lp_value
+    binary = None
+    if lp and dim <= BINARY_MAX_DIM:
+        dist = timed("delsarte", binary_distance_limit, dim, n)
+        binary = None if dist is None else 1.0 - 2.0 * dist / dim
     lower_source, lower = max(lowers.items(), key=lambda kv: kv[1])
     upper_source, upper = min(uppers.items(), key=lambda kv: kv[1], default=(None, None))
     if upper is not None and 0 < lower - upper <= TIGHT:  # floating-point noise in a closed interval
@@ -175,7 +191,7 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
         known=None if exact_entry is None else asdict(exact_entry),
         known_upper=None if best is None else best.max_cosine,
         known_upper_source=None if best is None else f"{best.configuration}, N={best.n}, d={best.dim}",
-        provably_optimal=optimal, constructions=constructions, seconds=seconds,
+        provably_optimal=optimal, constructions=constructions, binary_limit=binary, seconds=seconds,
     )
 
 
@@ -216,7 +232,8 @@ def bound_interval(n: int, dim: int) -> tuple[float, float | None]:
 
 
 __all__ = [
-    "BoundsReport", "KnownCode", "best_known_upper", "bound_interval", "bounds_report", "delsarte_bound",
+    "BoundsReport", "KnownCode", "best_known_upper", "binary_distance_limit", "bound_interval", "bounds_report",
+    "delsarte_bound", "gv_best_upper_bound",
     "delsarte_lp", "gegenbauer", "gilbert_size", "gv_interval", "gv_upper_bound", "hamming_ball_volume",
     "known_code", "known_codes", "krawtchouk", "levenshtein_bound", "levenshtein_lower_bound",
     "rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex", "spherical_lp_bound",

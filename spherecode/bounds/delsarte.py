@@ -119,3 +119,30 @@ def verify_certificate(result: DelsarteResult) -> bool:
 
     allowed = [i for i in range(d, n + 1) if not (result.even and i % 2)]
     return all(f(i) <= 0 for i in allowed) and f(0) == result.value
+
+
+def binary_distance_limit(n: int, n_words: int) -> int | None:
+    r"""The largest distance D with Delsarte's bound :math:`A(n, D) \ge N`: no binary code of length n
+    with N words has minimum distance above D, so no binary construction (BCH, Reed-Muller, ...)
+    reaches :math:`s_{\max} < 1 - 2D/n` through :math:`\gamma`. ``None`` when :math:`N > 2^n`.
+
+    Uses the plain LP (``even=False``), which is monotone in D; bisection over D.
+
+    Examples:
+        >>> binary_distance_limit(24, 4096), binary_distance_limit(23, 4097)
+        (8, 6)
+    """
+    from ..errors import check_int
+
+    n = check_int("n", n, minimum=1)
+    n_words = check_int("N", n_words, minimum=2)
+    if n_words > 2**n:
+        return None
+    lo, hi = 1, n  # A_LP(n, 1) = 2^n >= N
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if delsarte_lp(n, mid, False).bound >= n_words:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

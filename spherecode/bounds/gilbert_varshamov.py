@@ -165,3 +165,33 @@ def varshamov_parity_check(n: int, k: int, d: int) -> np.ndarray:
                 reach[u] = w
     h = np.array([[(c >> bit) & 1 for c in columns] for bit in range(r)], dtype=np.uint8)
     return h
+
+
+def _varshamov_distance_fast(n: int, k: int) -> int:
+    """d_GV for a length n and dimension k <= n, with binomials updated incrementally."""
+    budget = 2 ** (n - k)
+    delta, total, binom = 1, 0, 1  # binom = C(n - 1, delta - 1)
+    while delta < n:
+        total += binom
+        if total >= budget:
+            break
+        binom = binom * (n - delta) // delta
+        delta += 1
+    return delta
+
+
+def gv_best_upper_bound(n_words: int, dim: int) -> tuple[float, int] | None:
+    r"""The best Gilbert-Varshamov guarantee in dimension d using any length :math:`n \le d`
+    (a codebook in :math:`\mathbb{R}^n` embeds in :math:`\mathbb{R}^d` by zero padding):
+    :math:`\min_{k \le n \le d} 1 - 2\, d_{GV}(n, N)/n`, with the length that attains it.
+
+    Examples:
+        >>> gv_best_upper_bound(100, 15)   # length 14 beats length 15
+        (0.4285714285714286, 14)
+    """
+    n_words = check_int("n", n_words, minimum=2)
+    dim = check_int("dim", dim, minimum=1)
+    k = code_dimension(n_words)
+    if k > dim:
+        return None
+    return min(((1.0 - 2.0 * _varshamov_distance_fast(n, k) / n, n) for n in range(k, dim + 1)), key=lambda t: (t[0], t[1]))
