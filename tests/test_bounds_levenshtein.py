@@ -112,3 +112,24 @@ def test_bad_input_names_the_argument(call, needle):
     with pytest.raises(SpherecodeError) as info:
         call()
     assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 8, 24, 512])
+def test_largest_jacobi_zeros_match_scipy(dim):
+    from scipy.special import roots_jacobi
+
+    from spherecode.bounds.levenshtein import _largest_zero
+
+    a = (dim - 3) / 2
+    for k in (1, 2, 5, 17, 40):
+        for alpha, beta in ((a + 1, a + 1), (a + 1, a)):
+            assert _largest_zero(k, alpha, beta) == pytest.approx(roots_jacobi(k, alpha, beta)[0].max(), abs=1e-11)
+
+
+def test_bounds_command_path_does_not_import_scipy_optimize():
+    import subprocess
+    import sys
+
+    code = "import sys, spherecode.bounds as b; b.bounds_report(1000, 512); print('scipy.optimize' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -27,8 +27,6 @@ from functools import lru_cache
 from math import comb
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import roots_jacobi
 
 from ..errors import SpherecodeError, check_int
 
@@ -60,9 +58,32 @@ def gegenbauer_all(degree: int, dim: int, t: np.ndarray | float) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def _largest_zero(k: int, alpha: float, beta: float) -> float:
+    r"""Largest zero of the Jacobi polynomial :math:`P_k^{(\alpha,\beta)}`: the largest eigenvalue of its
+    symmetric tridiagonal Jacobi matrix (Golub & Welsch 1969), numpy only (keeps scipy off the import path)."""
     if k == 0:
         return -1.0
-    return float(np.max(roots_jacobi(k, alpha, beta)[0]))
+    j = np.arange(k, dtype=float)
+    ab = alpha + beta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diag = (beta**2 - alpha**2) / ((2 * j + ab) * (2 * j + ab + 2))
+    diag[0] = (beta - alpha) / (ab + 2)
+    i = np.arange(1, k, dtype=float)
+    off = np.sqrt(4 * i * (i + alpha) * (i + beta) * (i + ab) / ((2 * i + ab) ** 2 * (2 * i + ab + 1) * (2 * i + ab - 1)))
+    matrix = np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+    return float(np.linalg.eigvalsh(matrix)[-1])
+
+
+def _bracketed_root(f, lo: float, hi: float) -> float:
+    """A root of the increasing function f on [lo, hi] (f(lo) < 0 <= f(hi)) by bisection to full precision."""
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if f(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def t11(k: int, dim: int) -> float:
@@ -156,6 +177,6 @@ def levenshtein_lower_bound(n: int, dim: int) -> float:
                 f = lambda s, m=m: _piece_value(m, dim, s) - n  # noqa: E731
                 if f(lo) >= 0:
                     return lo
-                return float(brentq(f, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+                return _bracketed_root(f, lo, hi)
             lo = hi
         k += 1

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ..errors import SpherecodeError, check_int
 from .levenshtein import _check_cosine, gegenbauer_all, levenshtein_lower_bound, levenshtein_piece
@@ -111,6 +110,7 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
     s = _check_cosine(s)
     degree = default_degree(dim, s) if degree is None else check_int("degree", degree, minimum=1, maximum=200)
     grid_points = check_int("grid_points", grid_points, minimum=10)
+    from scipy.optimize import linprog  # imported here: keeps `spherecode bounds` and `analyze` fast to start
     t = _grid(s, grid_points)
     fine = np.linspace(-1.0, s, 20 * grid_points)
     for _ in range(CUTTING_ROUNDS):
