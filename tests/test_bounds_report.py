@@ -105,3 +105,12 @@ def test_separation_curves_errors():
         parse_dims("3:x")
     with pytest.raises(SpherecodeError, match="'--dims'"):
         parse_dims("0:4")
+
+
+@pytest.mark.parametrize("n", [3, 5, 7, 300])
+def test_circle_is_exact(n):
+    r = bounds_report(n, 2)
+    assert r.exact and r.lower == pytest.approx(np.cos(2 * np.pi / n))
+    angles = 2 * np.pi * np.arange(n) / n
+    polygon = Codebook(np.stack([np.cos(angles), np.sin(angles)], axis=1))
+    assert polygon.max_cosine == pytest.approx(r.upper)

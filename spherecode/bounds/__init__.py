@@ -13,6 +13,7 @@ construction from the registry, built and measured).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -149,7 +150,11 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
         uppers["Rankin (attained by the simplex or cross-polytope)"] = rankin
     if n > 2 * dim and dim == 1:  # S^0 holds two points: N >= 3 forces a repeated point
         lowers["S^0 has only two points"] = 1.0
-    leven = timed("levenshtein", levenshtein_lower_bound, n, dim) if dim >= 2 else None
+    if dim == 2:  # the circle is solved: some gap between N points is at most 2 pi / N, the N-gon attains it
+        polygon = math.cos(2 * math.pi / n)
+        lowers["regular N-gon (exact in d = 2)"] = polygon
+        uppers["regular N-gon (exact in d = 2)"] = polygon
+    leven = timed("levenshtein", levenshtein_lower_bound, n, dim) if dim >= 3 else None
     if leven is not None:
         lowers["Levenshtein"] = leven
     gv_d = timed("gilbert_varshamov", varshamov_distance, dim, n)
