@@ -13,10 +13,10 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..errors import SpherecodeError
-from . import codebooks
+from . import codebooks, relabel
 
 #: Modules that each add their subcommands with ``register(subparsers)``.
-COMMAND_MODULES = [codebooks]
+COMMAND_MODULES = [codebooks, relabel]
 
 
 class _Parser(argparse.ArgumentParser):
