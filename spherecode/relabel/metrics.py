@@ -60,6 +60,22 @@ def spearman_similarity_cosine(similarity: np.ndarray, prototypes: np.ndarray) -
     return float(spearmanr(a, b).statistic)
 
 
+def spearman_upper_bound(similarity: np.ndarray, prototypes: np.ndarray) -> float:
+    """An upper bound on :func:`spearman_similarity_cosine` over all labellings of ``prototypes``.
+
+    Relabelling only re-pairs the multiset of pair similarities with the multiset of pair cosines;
+    Spearman's rho (Pearson on average ranks) is largest when both are co-sorted (rearrangement
+    inequality). Cosines with few distinct values (RM(1, m): only 0 and -1) cap rho well below 1.
+    """
+    s = np.asarray(similarity, dtype=np.float64)
+    p = np.asarray(prototypes, dtype=np.float64)
+    i, j = np.triu_indices(len(s), k=1)
+    a, b = np.sort(s[i, j]), np.sort((p @ p.T)[i, j])
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
 def default_siblings(similarity: np.ndarray, threshold: float | None = None) -> np.ndarray:
     """Sibling mask from a similarity: pairs with ``S >= threshold``.
 

@@ -79,14 +79,26 @@ class SemanticResult:
     seconds: float
 
 
-def swap_gains(s: np.ndarray, p: np.ndarray, m: np.ndarray) -> np.ndarray:
-    r"""All exchange gains :math:`\Delta_{ab}` (module docstring); ``s`` must have a zero diagonal."""
-    dm = np.diag(m)
-    dp = np.diag(p)
+def swap_gains(s: np.ndarray, p: np.ndarray, m: np.ndarray, unit_diagonal: bool | None = None) -> np.ndarray:
+    r"""All exchange gains :math:`\Delta_{ab}` (module docstring); ``s`` must have a zero diagonal.
+
+    ``unit_diagonal`` (P_yy = 1, true for unit vectors) skips a term; None checks it.
+    """
+    dm = np.diag(m).copy()
+    if unit_diagonal is None:
+        unit_diagonal = bool(np.all(np.diag(p) == 1.0))
     gains = m + m.T
+    h = s * p
+    h *= 2.0
+    gains += h
+    if unit_diagonal:  # S_ab (P_aa + P_bb) = 2 S_ab
+        h = np.multiply(s, 2.0, out=h)
+    else:
+        dp = np.diag(p)
+        h = np.multiply(s, dp[:, None] + dp[None, :], out=h)
+    gains -= h
     gains -= dm[:, None]
     gains -= dm[None, :]
-    gains -= s * (dp[:, None] + dp[None, :] - 2.0 * p)
     gains *= 2.0
     np.fill_diagonal(gains, 0.0)
     return gains
@@ -124,56 +136,57 @@ def swap_local_search(similarity: np.ndarray, gram: np.ndarray, permutation: np.
     np.fill_diagonal(s, 0.0)
     perm = np.array(permutation, dtype=np.int64)
     p = np.asarray(gram, dtype=np.float64)[np.ix_(perm, perm)]
+    unit = bool(np.all(np.diag(p) == 1.0))
     n = len(perm)
     batch = 4 * n if batch is None else batch
     tol = 1e-10 * max(1.0, float(np.abs(s).sum()))
     swaps = 0
     m = s @ p
-    stale = 0  # exchanges since M = S P was last computed
+    tau = np.arange(n)  # exchanges since M was computed: P = P_M[tau][:, tau]
     while max_swaps is None or swaps < max_swaps:
         if deadline is not None and time.perf_counter() > deadline:
             break
-        if stale > n // 8:
-            m = s @ p
-        elif stale:
-            m = _update_m(m, s, p, applied)
-        stale, applied = 0, []
-        gains = np.triu(swap_gains(s, p, m), k=1)
+        m = _refresh_m(m, s, p, tau)
+        tau = np.arange(n)
+        gains = swap_gains(s, p, m, unit)
         cand = np.flatnonzero(gains > tol)
+        a_all, b_all = np.divmod(cand, n)
+        upper = a_all < b_all
+        cand, vals = cand[upper], gains.ravel()[cand[upper]]
         if cand.size == 0:
             break
-        vals = gains.ravel()[cand]
         if cand.size > batch:
             keep = np.argpartition(-vals, batch)[:batch]
             cand, vals = cand[keep], vals[keep]
         for flat in cand[np.argsort(-vals, kind="stable")]:
             a, b = divmod(int(flat), n)
             if swap_gain(s, p, a, b) > tol:
-                if stale < n // 8:
-                    applied.append((a, b, p[a].copy(), p[b].copy()))
                 p[[a, b]] = p[[b, a]]
                 p[:, [a, b]] = p[:, [b, a]]
                 perm[[a, b]] = perm[[b, a]]
+                tau[[a, b]] = tau[[b, a]]
                 swaps += 1
-                stale += 1
                 if max_swaps is not None and swaps >= max_swaps:
                     break
     return perm, swaps
 
 
-def _update_m(m: np.ndarray, s: np.ndarray, p: np.ndarray, applied: list) -> np.ndarray:
-    r"""Bring :math:`M = SP` up to date after the exchanges in ``applied`` (:math:`O(N^2)` each).
+def _refresh_m(m: np.ndarray, s: np.ndarray, p: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    r""":math:`M = S P` for the current ``p``, given ``m`` for :math:`P_0` with :math:`P = P_0[\tau][:, \tau]`.
 
-    Exchanging a and b swaps columns a, b of M, then adds
-    :math:`(S_{:a} - S_{:b})(P^{(1)}_{b:} - P^{(1)}_{a:})` where :math:`P^{(1)}` is P with columns
-    a, b swapped. ``applied`` holds ``(a, b, old row a, old row b)`` of P before each exchange.
+    :math:`S P_0[\tau] = S_{:, \tau^{-1}} P_0 = S P_0 + (S_{:, \tau^{-1}(J)} - S_{:, J}) P_{0, J:}` where
+    J are the moved indices: one product of size :math:`N \times |J| \times N` instead of
+    :math:`N^3`; then the columns are permuted by :math:`\tau`.
     """
-    for a, b, row_a, row_b in applied:
-        m[:, [a, b]] = m[:, [b, a]]
-        row_a[[a, b]] = row_a[[b, a]]
-        row_b[[a, b]] = row_b[[b, a]]
-        m += np.outer(s[:, a] - s[:, b], row_b - row_a)
-    return m
+    moved = np.flatnonzero(tau != np.arange(len(tau)))
+    if moved.size == 0:
+        return m
+    if moved.size > len(tau) // 4:
+        return s @ p
+    inv = np.argsort(tau)
+    p0_rows = p[np.ix_(inv[moved], inv)]  # rows J of P_0 = P[inv][:, inv]
+    m = m + (s[:, inv[moved]] - s[:, moved]) @ p0_rows
+    return m[:, tau]
 
 
 def penalised_gram(gram: np.ndarray, antipodal_penalty: float) -> np.ndarray:
