@@ -340,6 +340,21 @@ def test_learned_module_learns_a_planted_permutation():
     assert mod(c).shape == (n, d)
 
 
+@pytest.mark.gpu
+def test_learned_module_on_cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from spherecode.relabel.learned import SinkhornPermutation
+
+    mod = SinkhornPermutation(8, init=np.arange(8)[::-1].copy()).to("cuda")
+    protos = torch.nn.functional.normalize(torch.randn(8, 5, device="cuda"), dim=1)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = mod(protos)
+    assert out.device.type == "cuda" and out.shape == (8, 5)
+    assert mod.hard_permutation().tolist() == list(range(8))[::-1]
+
+
 # ------------------------------------------------------------------------ bad input
 def test_errors():
     cb = rm1_like(20, 4)
@@ -353,6 +368,8 @@ def test_errors():
         relabel(cb, "assignment")
     with pytest.raises(SpherecodeError, match="symmetric"):
         relabel(cb, "semantic", similarity=np.triu(np.ones((20, 20))))
+    with pytest.raises(SpherecodeError, match="no option 'kiks'; valid options: restarts, kicks"):
+        relabel(cb, "semantic", similarity=np.eye(20), kiks=3)
     assert set(STRATEGIES) == {"identity", "random", "assignment", "semantic"}
 
 
@@ -404,6 +421,8 @@ def test_cli_relabel(cli, tmp_path):
     (["--hierarchy", "missing.txt"], "does not exist"),
     (["--similarity", "missing.npy"], "does not exist"),
     (["--strategy", "assignment"], "needs class-mean"),
+    (["--strategy", "bogus"], "identity, random, assignment, semantic"),
+    (["--hierarchy", "cifar100", "--similarity", "s.npy"], "not both"),
 ])
 def test_cli_relabel_errors(cli, tmp_path, argv, message):
     src = tmp_path / "protos.npz"

@@ -10,9 +10,10 @@ import numpy as np
 
 from ..codebook import Codebook
 from ..errors import SpherecodeError
-from ..relabel import STRATEGIES, assignment_score, labelling_report, relabel
-from ..relabel.hierarchy import BUILTIN_HIERARCHIES, classes_of, load_hierarchy, load_similarity, sibling_mask
 from .common import output_path, print_json
+
+# spherecode.relabel (scipy.optimize, scipy.stats, networkx) is imported when the command runs,
+# so that the other subcommands start fast.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,10 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Prints the labelling measures before and after.")
     p.add_argument("path", help="codebook .npz file")
     p.add_argument("-o", "--output", required=True, help="output .npz file (the same vectors with the permutation)")
-    p.add_argument("-s", "--strategy", choices=list(STRATEGIES), default=None,
-                   help="default: semantic with --hierarchy/--similarity, assignment with --means")
+    p.add_argument("-s", "--strategy", default=None,
+                   help="semantic, assignment, random or identity (default: semantic with --hierarchy/--similarity, "
+                        "assignment with --means)")
     p.add_argument("--hierarchy", metavar="NAME|FILE",
-                   help=f"class hierarchy: {', '.join(BUILTIN_HIERARCHIES)}, an edge list or JSON (docs/relabelling.md)")
+                   help="class hierarchy: cifar100 (built in), an edge list or JSON (docs/relabelling.md)")
     p.add_argument("--similarity", metavar="FILE", help="class similarity matrix, N x N (.npy or .csv)")
     p.add_argument("--means", metavar="FILE", help="class-mean embeddings, N x d (.npy or .csv), for --strategy assignment")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -52,6 +54,12 @@ def _load_matrix(path: str, option: str) -> np.ndarray:
 
 
 def run_relabel(args: argparse.Namespace) -> int:
+    from ..errors import check_choice
+    from ..relabel import STRATEGIES, assignment_score, labelling_report, relabel, similarity_for
+    from ..relabel.hierarchy import classes_of, load_hierarchy, load_similarity, sibling_mask
+
+    if args.strategy is not None:
+        check_choice("--strategy", args.strategy, STRATEGIES)
     out = output_path(args.output, args.force)
     if out.suffix != ".npz":
         raise SpherecodeError(f"Argument '--output' must end in .npz, not {out.name!r}.")
@@ -73,8 +81,6 @@ def run_relabel(args: argparse.Namespace) -> int:
 
     result: dict[str, Any] = {"path": str(out), "strategy": strategy, "n": cb.n}
     if tree is not None or sim is not None:
-        from ..relabel import similarity_for
-
         s = similarity_for(cb.n, tree, sim)
         siblings = sibling_mask(tree) if tree is not None else None
         result["before"] = labelling_report(cb.prototypes, s, siblings).to_dict()

@@ -25,6 +25,7 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,14 @@ STRATEGIES: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
+#: Extra keyword options each strategy accepts through :func:`relabel`.
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "assignment": ("normalize",),
+    "semantic": tuple(p for p in inspect.signature(semantic_permutation).parameters
+                      if p not in ("similarity", "codebook", "seed", "start")),
+}
+
+
 def similarity_for(codebook_n: int, hierarchy: nx.DiGraph | None = None, similarity: np.ndarray | None = None,
                    classes: list[str] | None = None) -> np.ndarray | None:
     """The (N, N) similarity from an explicit matrix or a hierarchy, checked against N classes."""
@@ -112,6 +121,11 @@ def relabel(codebook: Codebook, strategy: str = "semantic", *, similarity: np.nd
         **options: passed to the strategy (e.g. ``restarts``, ``kicks``, ``time_limit`` for semantic).
     """
     check_choice("strategy", strategy, STRATEGIES)
+    valid = _OPTIONS.get(strategy, ())
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise SpherecodeError(f"Strategy '{strategy}' has no option {', '.join(map(repr, unknown))}; "
+                              f"valid options: {', '.join(valid) or 'none'}.")
     if not isinstance(codebook, Codebook):
         raise SpherecodeError(f"Argument 'codebook' must be a Codebook, not {type(codebook).__name__}.")
     sim = similarity_for(codebook.n, hierarchy, similarity)

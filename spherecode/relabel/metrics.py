@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from ..errors import SpherecodeError
 
@@ -51,6 +50,8 @@ def spearman_similarity_cosine(similarity: np.ndarray, prototypes: np.ndarray) -
 
     NaN when either side is constant over the pairs.
     """
+    from scipy.stats import spearmanr  # heavy import, only when needed
+
     s = np.asarray(similarity, dtype=np.float64)
     p = np.asarray(prototypes, dtype=np.float64)
     i, j = np.triu_indices(len(s), k=1)
@@ -67,6 +68,8 @@ def spearman_upper_bound(similarity: np.ndarray, prototypes: np.ndarray) -> floa
     Spearman's rho (Pearson on average ranks) is largest when both are co-sorted (rearrangement
     inequality). Cosines with few distinct values (RM(1, m): only 0 and -1) cap rho well below 1.
     """
+    from scipy.stats import spearmanr
+
     s = np.asarray(similarity, dtype=np.float64)
     p = np.asarray(prototypes, dtype=np.float64)
     i, j = np.triu_indices(len(s), k=1)
