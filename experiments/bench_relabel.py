@@ -122,7 +122,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 300 for part (b)")
     ap.add_argument("--restarts", type=int, default=2)
-    ap.add_argument("--kicks", type=int, default=10)
+    ap.add_argument("--kicks", type=int, default=None, help="default: semantic_permutation's (100 for N <= 400, else 10)")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores visible "
           f"(shared with other jobs: timings are noisy); numpy {np.__version__}")

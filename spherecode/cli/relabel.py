@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--means", metavar="FILE", help="class-mean embeddings, N x d (.npy or .csv), for --strategy assignment")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--restarts", type=int, default=2, help="semantic: random restarts (default 2)")
-    p.add_argument("--kicks", type=int, default=10, help="semantic: iterated-local-search rounds (default 10)")
+    p.add_argument("--kicks", type=int, default=None,
+                   help="semantic: iterated-local-search rounds (default 100 for N <= 400, else 10)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="semantic: stop searching after this long")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true", help="print one JSON object")

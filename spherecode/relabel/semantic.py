@@ -209,7 +209,7 @@ def _kick(perm: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def semantic_permutation(similarity: np.ndarray, codebook: Codebook | np.ndarray, *, seed: int = 0,
-                         restarts: int = 2, kicks: int = 10, faq_maxiter: int = 30,
+                         restarts: int = 2, kicks: int | None = None, faq_maxiter: int = 30,
                          antipodal_penalty: float = 1.0, start: np.ndarray | None = None,
                          time_limit: float | None = None) -> SemanticResult:
     r"""Approximately maximise :math:`J(\pi)` (module docstring).
@@ -226,7 +226,8 @@ def semantic_permutation(similarity: np.ndarray, codebook: Codebook | np.ndarray
         codebook: a :class:`Codebook` (its ``vectors`` rows) or an (N, d) matrix of unit rows.
         seed: seed of the random starts and kicks (same seed, same result).
         restarts: random starts besides the start labelling and the FAQ barycentre start.
-        kicks: iterated-local-search rounds after the starts.
+        kicks: iterated-local-search rounds after the starts (default 100 for N <= FAQ_MAX_N,
+            else 10: each round costs about one O(N^3) product).
         faq_maxiter: Frank-Wolfe iterations per FAQ run.
         antipodal_penalty: extra cost (in cosine units) of an antipodal pair during the search.
         start: the labelling to improve on (default identity); it is one of the starts, so the
@@ -242,7 +243,7 @@ def semantic_permutation(similarity: np.ndarray, codebook: Codebook | np.ndarray
 
 
 def _semantic_permutation(similarity: np.ndarray, codebook: Codebook | np.ndarray, *, seed: int, restarts: int,
-                          kicks: int, faq_maxiter: int, antipodal_penalty: float, start: np.ndarray | None,
+                          kicks: int | None, faq_maxiter: int, antipodal_penalty: float, start: np.ndarray | None,
                           time_limit: float | None) -> SemanticResult:
     t0 = time.perf_counter()
     rows = codebook.vectors if isinstance(codebook, Codebook) else np.asarray(codebook, dtype=np.float64)
@@ -251,7 +252,7 @@ def _semantic_permutation(similarity: np.ndarray, codebook: Codebook | np.ndarra
     if s.shape != (n, n):
         raise SpherecodeError(f"Argument 'similarity' must be {n} x {n} to match the codebook's N = {n}, not shape {s.shape}.")
     restarts = check_int("restarts", restarts, minimum=0)
-    kicks = check_int("kicks", kicks, minimum=0)
+    kicks = (100 if n <= FAQ_MAX_N else 10) if kicks is None else check_int("kicks", kicks, minimum=0)
     faq_maxiter = check_int("faq_maxiter", faq_maxiter, minimum=1)
     if not antipodal_penalty >= 0:
         raise SpherecodeError(f"Argument 'antipodal_penalty' must be non-negative, not {antipodal_penalty}.")
