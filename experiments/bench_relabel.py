@@ -37,7 +37,10 @@ from spherecode.relabel.metrics import spearman_upper_bound
 def codebook_or_fallback(n: int, dim: int, method: str) -> tuple[Codebook, str]:
     """``generate(n, dim, method)`` if the construction is registered, else a stand-in (named)."""
     if method in CONSTRUCTIONS:
-        return generate(n, dim, method), f"{method} d={dim}"
+        cb = generate(n, dim, method)
+        code = cb.params.get("code")
+        short = code.split(" delta")[0].replace(" ", "").rstrip(",") + (")" if " delta" in code else "") if code else ""
+        return cb, f"{method} d={dim} {short}".strip()
     if method == "rm":  # gamma image of RM(1, m) with the all-ones word as the lowest message bit
         h = hadamard(dim).astype(float)
         rows = np.empty((2 * dim, dim))
@@ -50,13 +53,15 @@ def part_a(restarts: int, kicks: int) -> None:
     tree = cifar100_hierarchy()
     s = hierarchy_similarity(tree)
     sib = sibling_mask(tree)
-    specs = [("rm", 64), ("bch", 127), ("bch", 128), ("lse", 64), ("orthoplex", 64), ("random", 64)]
+    specs = [("rm", 32), ("rm", 64), ("bch", 31), ("bch", 63), ("bch", 127), ("lse", 64), ("orthoplex", 64),
+             ("random", 64)]
     print("(a) CIFAR-100 hierarchy, N = 100 (200 sibling pairs; similarity = depth of the lowest common ancestor / 2)")
-    head = f"{'codebook':<24}{'s_max':>8}  {'labelling':<14}{'antipodal sib':>14}{'negative sib':>13}{'spearman':>10}{'objective':>11}{'seconds':>9}{'rho bound':>10}"
+    head = f"{'codebook':<28}{'s_max':>8}  {'labelling':<14}{'antipodal sib':>14}{'negative sib':>13}{'spearman':>10}{'objective':>11}{'seconds':>9}{'rho bound':>10}"
     print(head)
     print("-" * len(head))
     for method, dim in specs:
-        if method == "lse" and method not in CONSTRUCTIONS:
+        if method not in CONSTRUCTIONS and not (method == "rm" and dim == 64):
+            print(f"{method} d={dim}: not available on this branch")
             continue
         try:
             cb, name = codebook_or_fallback(100, dim, method)
@@ -77,11 +82,12 @@ def part_a(restarts: int, kicks: int) -> None:
         for label, r, sec in rows:
             d = r if isinstance(r, dict) else r.to_dict()
             fmt = (lambda v: f"{v:.1f}") if isinstance(r, dict) else (lambda v: f"{v}")
-            print(f"{name if label == 'identity' else '':<24}{(f'{cb.max_cosine:.4f}' if label == 'identity' else ''):>8}  "
+            print(f"{name if label == 'identity' else '':<28}{(f'{cb.max_cosine:.4f}' if label == 'identity' else ''):>8}  "
                   f"{label:<14}{fmt(d['antipodal_sibling_pairs']):>14}{fmt(d['negative_sibling_pairs']):>13}"
                   f"{d['spearman']:>10.4f}{d['objective']:>11.3f}{sec:>9.2f}"
                   f"{(f'{bound:.4f}' if label == 'identity' else ''):>10}")
-    print("rho bound: the largest Spearman any labelling of that codebook can reach (co-sorted pair values)")
+    print("rho bound: the largest Spearman any labelling of that codebook can reach (co-sorted pair values);")
+    print("nan: the code is equidistant (one cosine for every pair), so every labelling is equivalent")
     if "rm" not in CONSTRUCTIONS:
         print("* stand-in: the rm construction is not on this branch yet")
 

@@ -245,8 +245,8 @@ def test_random_hierarchy_depth_and_size():
 def test_spearman_vs_slow_reference():
     rng = np.random.default_rng(0)
     n = 15
-    s = np.round(rng.random((n, n)), 1)  # ties on purpose
-    s = (s + s.T) / 2
+    s = rng.integers(0, 5, size=(n, n)).astype(float)  # ties on purpose, exact values
+    s = s + s.T
     p = unit(rng.normal(size=(n, 4)))
     a = [s[i, j] for i in range(n) for j in range(i + 1, n)]
     b = [p[i] @ p[j] for i in range(n) for j in range(i + 1, n)]
@@ -268,6 +268,16 @@ def test_spearman_vs_slow_reference():
     ra, rb = ranks(a), ranks(b)
     ref = np.sum((ra - ra.mean()) * (rb - rb.mean())) / np.sqrt(np.sum((ra - ra.mean()) ** 2) * np.sum((rb - rb.mean()) ** 2))
     assert spearman_similarity_cosine(s, p) == pytest.approx(ref, abs=1e-12)
+
+
+def test_spearman_ignores_rounding_noise():
+    # the simplex code [7, 3, 4] is equidistant: every labelling is equivalent, rho is undefined
+    h = hadamard(8)[1:, 1:]  # +-1 rows of the 7 nonzero simplex codewords
+    c = Codebook(h / np.sqrt(7.0))
+    g = c.vectors @ c.vectors.T
+    assert np.allclose(g[np.triu_indices(7, 1)], -1 / 7)
+    s = np.random.default_rng(0).random((7, 7))
+    assert np.isnan(spearman_similarity_cosine(s + s.T, c.vectors))
 
 
 def test_labelling_report_counts():

@@ -31,6 +31,9 @@ from ..errors import SpherecodeError
 NEG_TOL = 1e-9
 #: A cosine at most -1 + ANTIPODAL_TOL counts as antipodal.
 ANTIPODAL_TOL = 1e-9
+#: Cosines are rounded to this many decimals before ranking, so that rounding noise (an
+#: equidistant code has one cosine, computed with errors of 1e-16) does not create fake order.
+RANK_DECIMALS = 10
 
 
 def qap_objective(similarity: np.ndarray, gram: np.ndarray, permutation: np.ndarray | None = None) -> float:
@@ -48,14 +51,15 @@ def qap_objective(similarity: np.ndarray, gram: np.ndarray, permutation: np.ndar
 def spearman_similarity_cosine(similarity: np.ndarray, prototypes: np.ndarray) -> float:
     """Spearman's rank correlation between class similarity and prototype cosine over pairs y < y'.
 
-    NaN when either side is constant over the pairs.
+    Both sides are rounded to :data:`RANK_DECIMALS` decimals first; NaN when either is constant
+    (e.g. an equidistant code, where every labelling is equivalent).
     """
     from scipy.stats import spearmanr  # heavy import, only when needed
 
     s = np.asarray(similarity, dtype=np.float64)
     p = np.asarray(prototypes, dtype=np.float64)
     i, j = np.triu_indices(len(s), k=1)
-    a, b = s[i, j], (p @ p.T)[i, j]
+    a, b = np.round(s[i, j], RANK_DECIMALS), np.round((p @ p.T)[i, j], RANK_DECIMALS)
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
@@ -73,7 +77,8 @@ def spearman_upper_bound(similarity: np.ndarray, prototypes: np.ndarray) -> floa
     s = np.asarray(similarity, dtype=np.float64)
     p = np.asarray(prototypes, dtype=np.float64)
     i, j = np.triu_indices(len(s), k=1)
-    a, b = np.sort(s[i, j]), np.sort((p @ p.T)[i, j])
+    a = np.sort(np.round(s[i, j], RANK_DECIMALS))
+    b = np.sort(np.round((p @ p.T)[i, j], RANK_DECIMALS))
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
