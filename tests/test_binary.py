@@ -22,7 +22,7 @@ from spherecode.constructions.binary import (
     rank_gf2,
     select_codewords,
 )
-from spherecode.separation import min_hamming_distance
+from spherecode.separation import BLOCK_ROWS, min_hamming_distance
 
 
 @pytest.fixture(autouse=True)
@@ -98,9 +98,9 @@ def test_linear_code_distance_and_rank_brute_force(seed):
 
 def test_minimum_distance_direct_and_blocked_agree():
     rng = np.random.default_rng(0)
-    words = rng.integers(0, 2, size=(DIRECT_LIMIT + 300, 24)).astype(np.uint8)
+    words = rng.integers(0, 2, size=(2500, 24)).astype(np.uint8)
     words = np.unique(words, axis=0)
-    assert len(words) > DIRECT_LIMIT  # takes the blocked path
+    assert len(words) ** 2 * 24 > DIRECT_LIMIT and len(words) > BLOCK_ROWS  # blocked path, 2 blocks
     assert minimum_distance(words) == min_hamming_distance(words)
     small = words[:40]
     assert minimum_distance(small) == slow_min_distance(small)
