@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from spherecode.constructions import code_cache
 from spherecode.constructions.binary import (
     DIRECT_LIMIT,
+    all_ones_last,
     codewords,
     contains_all_ones,
     gamma,
@@ -174,3 +175,21 @@ def test_unwritable_cache_only_warns(tmp_path, monkeypatch):
         out = code_cache.cached_generator("u", build, (2, 2))
     np.testing.assert_array_equal(out, np.eye(2))
     assert any("cannot write" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_all_ones_last_keeps_span_and_minimises_antipodes(seed):
+    rng = np.random.default_rng(seed)
+    g = np.zeros((5, 10), dtype=np.uint8)
+    while rank_gf2(g) < 5:
+        g = rng.integers(0, 2, size=(5, 10)).astype(np.uint8)
+        g[rng.integers(5)] = 1  # put the all-ones word in the span
+        g = np.remainder(np.tril(np.ones((5, 5), dtype=int)) @ g, 2).astype(np.uint8)  # and hide it
+    h = all_ones_last(g)
+    assert np.all(h[-1] == 1)
+    assert {tuple(w) for w in slow_span(g)} == {tuple(w) for w in slow_span(h)}
+    words = codewords(h, 32)
+    for count in (8, 16, 20, 32):
+        w = words[:count]
+        complements = sum(tuple(1 - a) in {tuple(b) for b in w} for a in w) // 2
+        assert complements == max(0, count - 16)

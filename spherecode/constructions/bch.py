@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import SpherecodeError
 from .base import Construction
-from .binary import contains_all_ones, linear_code_distance, select_codewords
+from .binary import all_ones_last, contains_all_ones, linear_code_distance, select_codewords
 from .code_cache import cached_generator
 
 M_MIN, M_MAX = 3, 12
@@ -201,7 +201,7 @@ def bch_code(n_words: int, length: int) -> BinaryCode:
         if extended:
             g, name = extend(g), "extended " + name
             bound += bound % 2
-        candidates.append(BinaryCode(name, g, linear_code_distance(g), bound))
+        candidates.append(BinaryCode(name, all_ones_last(g), linear_code_distance(g), bound))
     return max(candidates, key=lambda c: (c.distance, not contains_all_ones(c.generator), -c.k))
 
 

@@ -173,6 +173,34 @@ def contains_all_ones(generator: np.ndarray) -> bool:
     return rank_gf2(np.vstack([g, np.ones((1, g.shape[1]), dtype=np.uint8)])) == rank_gf2(g)
 
 
+def all_ones_last(generator: np.ndarray, max_k: int = 64) -> np.ndarray:
+    r"""An equivalent generator whose last row is the all-ones word, when the code holds it.
+
+    A row :math:`g_j` used in the (unique) expansion of :math:`\mathbf 1` is replaced by
+    :math:`\mathbf 1` and moved last; the span is unchanged. In message-index order the first
+    :math:`2^{k-1}` codewords then hold no complementary (antipodal) pair, and N codewords hold
+    exactly :math:`\max(0, N - 2^{k-1})`, the fewest possible (the code splits into
+    :math:`2^{k-1}` pairs :math:`\{x, x + \mathbf 1\}`). Codes without :math:`\mathbf 1`, or with
+    more than ``max_k`` rows, are returned unchanged.
+
+    Examples:
+        >>> all_ones_last(np.array([[1, 1, 0, 0], [0, 0, 1, 1], [0, 1, 1, 0]]))
+        array([[0, 0, 1, 1],
+               [0, 1, 1, 0],
+               [1, 1, 1, 1]], dtype=uint8)
+    """
+    g = np.asarray(generator, dtype=np.uint8)
+    k = g.shape[0]
+    if k > max_k or not contains_all_ones(g):
+        return g
+    ones = np.ones((1, g.shape[1]), dtype=np.uint8)
+    for j in range(k):
+        rest = np.delete(g, j, axis=0)
+        if len(rest) == 0 or not contains_all_ones(rest):
+            return np.vstack([rest, ones])
+    raise AssertionError("unreachable: the all-ones word lies in the span")  # pragma: no cover
+
+
 def rank_gf2(matrix: np.ndarray) -> int:
     """The rank of a 0/1 matrix over GF(2) (Gaussian elimination).
 
