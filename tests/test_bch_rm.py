@@ -86,6 +86,8 @@ def test_bch_generator_known_low_rate(n, delta, k, d):
     (100, 15, "BCH(15, delta=5)", 5),
     (16, 15, "BCH(15, delta=7) even-weight subcode", 8),   # the simplex code: regular simplex
     (1000, 15, "BCH(15, delta=3) even-weight subcode", 4),
+    (2048, 15, "BCH(15, delta=3)", 3),                      # the whole Hamming code
+    (1500, 16, "extended BCH(15, delta=3)", 4),
     (100, 16, "extended BCH(15, delta=5)", 6),
     (20, 16, "extended BCH(15, delta=7)", 8),              # RM(1, 4)
     pytest.param(100, 31, "BCH(31, delta=11) even-weight subcode", 12, marks=pytest.mark.slow),

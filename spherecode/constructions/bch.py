@@ -189,9 +189,10 @@ def bch_code(n_words: int, length: int) -> BinaryCode:
     candidates: list[BinaryCode] = []
     full = next((dk for dk in family if 2 ** dk[1] >= n_words), None)
     sub = next((dk for dk in family if 2 ** (dk[1] - 1) >= n_words), None)
-    for (delta, k), even in ((full, False), (sub, True)):
-        if delta is None or k is None:
+    for choice, even in ((full, False), (sub, True)):
+        if choice is None:  # only the largest code holds N words: no even-weight candidate
             continue
+        delta = choice[0]
         g = bch_generator(prim, delta)
         name = f"BCH({prim}, delta={delta})"
         bound = delta
