@@ -19,7 +19,7 @@ import time
 
 from spherecode import generate
 from spherecode.bounds.rankin import rankin_bound
-from spherecode.constructions import code_cache
+from spherecode.constructions import CONSTRUCTIONS, code_cache
 from spherecode.constructions.bch import VALID_LENGTHS as BCH_LENGTHS
 from spherecode.constructions.reed_muller import VALID_LENGTHS as RM_LENGTHS
 
@@ -52,8 +52,6 @@ def main() -> None:
             for dim in lengths:
                 if dim < 15 or dim > args.max_length:
                     continue
-                from spherecode.constructions import CONSTRUCTIONS
-
                 if CONSTRUCTIONS[method].check(n_words, dim) is not None:
                     continue
                 code_cache.clear_memory()

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SpherecodeError
+from ..errors import SpherecodeError, check_choice
 from .base import Construction
-from .binary import all_ones_last, contains_all_ones, linear_code_distance, select_codewords
+from .binary import SELECTIONS, all_ones_last, contains_all_ones, gamma, linear_code_distance, select_codewords
 from .code_cache import cached_generator
 
 M_MIN, M_MAX = 3, 12
@@ -227,9 +227,6 @@ def bch_words(n_words: int, length: int, selection: str = "prefix") -> tuple[np.
 
 def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False,
            selection: str = "prefix") -> tuple[np.ndarray, dict[str, object]]:
-    from ..errors import check_choice
-    from .binary import SELECTIONS, gamma
-
     check_choice("selection", selection, SELECTIONS)
     words, info = bch_words(n, dim, selection)
     return gamma(words), info
