@@ -95,9 +95,9 @@ def bch_family(n: int) -> tuple[tuple[int, int], ...]:
     """
     zeros: set[int] = set()
     out: list[tuple[int, int]] = []
+    run = 0  # the zeros hold 1..run; never shrinks
     for i in range(1, n):
         zeros |= cyclotomic_coset(i, n)
-        run = i
         while run + 1 < n and run + 1 in zeros:
             run += 1
         delta = run + 1
