@@ -220,6 +220,50 @@ def test_leopard_and_lion_are_siblings_and_rm_makes_them_antipodal():
     assert out.prototypes[42] @ out.prototypes[43] > -0.5
 
 
+@pytest.mark.parametrize("method, dim", [("rm", 64), ("rm", 32), ("bch", 63)])
+def test_real_rm_and_bch_codebooks_lose_their_antipodal_siblings(method, dim):
+    from spherecode import CONSTRUCTIONS, generate
+
+    if method not in CONSTRUCTIONS:
+        pytest.skip(f"construction {method!r} not available")
+    cb = generate(100, dim, method)
+    tree = cifar100_hierarchy()
+    s, sib = hierarchy_similarity(tree), sibling_mask(tree)
+    before = labelling_report(cb.prototypes, s, sib)
+    if method == "rm":  # the documented caveat: codewords 2j, 2j + 1 are antipodal
+        assert cb.prototypes[42] @ cb.prototypes[43] == pytest.approx(-1.0)
+    assert before.antipodal_sibling_pairs > 0
+    out = relabel(cb, "semantic", hierarchy=tree)
+    after = labelling_report(out.prototypes, s, sib)
+    assert after.antipodal_sibling_pairs == 0
+    assert after.objective > before.objective and after.spearman > before.spearman
+    assert out.max_cosine == cb.max_cosine
+
+
+def test_with_permutation_keeps_vectors_bit_for_bit(tmp_path):
+    cb = Codebook(np.random.default_rng(0).normal(size=(50, 7)))
+    out = cb.with_permutation(np.random.default_rng(1).permutation(50))
+    assert np.array_equal(out.vectors, cb.vectors) and out.max_cosine == cb.max_cosine
+    back = Codebook.load(out.save(tmp_path / "p.npz"))
+    assert np.array_equal(back.vectors, cb.vectors) and np.array_equal(back.permutation, out.permutation)
+
+
+def test_bch63_negative_siblings_reach_the_parity_bound():
+    """BCH(63) words are at distance 31, 32 or 63: cosines +1/63, -1/63, -1. Three words cannot be
+    pairwise at odd distance 31 (d(a,b) + d(b,c) + d(a,c) is even), so the positive pairs form a
+    triangle-free graph: at most 6 of a superclass's 10 pairs (Turan), i.e. at least 4 x 20 = 80
+    negative sibling pairs for every labelling. The semantic relabelling attains that bound."""
+    from spherecode import CONSTRUCTIONS, generate
+
+    if "bch" not in CONSTRUCTIONS:
+        pytest.skip("bch not available")
+    cb = generate(100, 63, "bch")
+    tree = cifar100_hierarchy()
+    out = relabel(cb, "semantic", hierarchy=tree)
+    rep = labelling_report(out.prototypes, hierarchy_similarity(tree), sibling_mask(tree))
+    assert rep.negative_sibling_pairs == 80 and rep.antipodal_sibling_pairs == 0
+
+
 def test_hierarchy_similarity_matches_networkx_lca():
     tree = random_hierarchy(25, 3, seed=7, shuffle=True)
     classes = tree.graph["classes"]
