@@ -21,7 +21,9 @@ a quadratic assignment problem (QAP, NP-hard), solved approximately in two stage
    .. math::
        \Delta_{ab} = 2\big(M_{ab} + M_{ba} - M_{aa} - M_{bb} - S_{ab}(P_{aa} + P_{bb} - 2P_{ab})\big),
 
-   all :math:`N^2` gains in one vectorised step; the best candidates are then re-checked and
+   all :math:`N^2` gains in one vectorised step (M is brought up to date after a round by one
+   :math:`N \times |J| \times N` product over the moved classes J, :func:`_refresh_m`);
+   the best candidates are then re-checked and
    applied one by one in :math:`O(N)` each (:func:`swap_local_search`); then iterated local
    search: perturb the best labelling by a few random exchanges and polish again.
 
