@@ -177,6 +177,17 @@ def test_semantic_brute_force_small():
     assert res.objective_after == pytest.approx(best, rel=1e-9)
 
 
+def test_semantic_starts_from_the_codebooks_permutation():
+    rng = np.random.default_rng(2)
+    tree = random_hierarchy(60, 3, seed=1)
+    s = hierarchy_similarity(tree)
+    cb = Codebook(unit(rng.normal(size=(60, 10))))
+    good = semantic_permutation(s, cb, seed=0).permutation
+    again = relabel(cb.with_permutation(good), "semantic", similarity=s, seed=9, restarts=0, kicks=0)
+    s0 = s - np.diag(np.diag(s))
+    assert qap_objective(s0, cb.gram(), again.permutation) >= qap_objective(s0, cb.gram(), good) - 1e-9
+
+
 def test_semantic_is_deterministic():
     tree = random_hierarchy(30, 2, seed=2)
     c = unit(np.random.default_rng(0).normal(size=(30, 6)))
