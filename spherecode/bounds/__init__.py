@@ -129,7 +129,8 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
         dim: dimension d >= 1.
         lp: run the expensive bounds: the spherical LP search (seconds) when the cheap bounds leave a
             gap and d <= LP_MAX_DIM, and Delsarte's binary limit for d <= BINARY_MAX_DIM.
-        build: build and measure the deterministic constructions of the registry valid at (N, d).
+        build: build and measure the deterministic constructions of the registry valid at (N, d)
+            (skipped where Rankin's bound is attained: the interval is closed without them).
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
     """
     n = check_int("n", n, minimum=2)
@@ -168,7 +169,8 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
     best = best_known_upper(n, dim)
     if best is not None:
         uppers[f"known code: {best.configuration}, N={best.n}, d={best.dim}"] = best.max_cosine
-    constructions = timed("constructions", _construction_table, n, dim, build)
+    # building is pointless (and for BCH/RM at large N slow) once Rankin's bound is attained
+    constructions = timed("constructions", _construction_table, n, dim, build and not attained)
     for name, c in constructions.items():
         if c.get("max_cosine") is not None:
             uppers[f"construction '{name}'"] = c["max_cosine"]
