@@ -25,13 +25,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: Default dimensions per N: every d where the curves bend, log-spaced above.
 DEFAULT_DIMS = {
     100: "3:20,24,28,32,36,40,45,49,50,51,55,64,80,98,99,100,128",
-    1000: "geom:3:1024:28",
+    1000: "geom:3:1024:28,15,16,31,32,63,64,127,128,255,256,499,500,511,512,1023,1024",
 }
 
 
 def dims_for(n: int, text: str | None) -> list[int]:
     text = text or DEFAULT_DIMS.get(n, "geom:3:1024:24")
-    if "," in text and ":" in text:  # a mix of ranges and single values
+    if "," in text and ":" in text:  # a mix of ranges and single values (BCH/RM lengths 2^m - 1, 2^m)
         out: set[int] = set()
         for part in text.split(","):
             out.update(parse_dims(part) if ":" in part else [int(part)])

@@ -75,15 +75,21 @@ def plot_separation(curves: SeparationCurves, *, log_dims: bool = True) -> Figur
     ax.axhline(0.0, color="0.4", linewidth=0.6, zorder=1)
     if log_dims and dims.min() > 0 and dims.max() / dims.min() > 4:
         ax.set_xscale("log")
-        ticks = [d for d in (2, 3, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024)
-                 if dims.min() <= d <= dims.max()]
+        ticks: list[int] = []
+        for d in (2, 3, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024):
+            if dims.min() <= d <= dims.max() and (not ticks or d / ticks[-1] >= 1.45 or d in (64, 128, 256, 512, 1024)):
+                if ticks and d / ticks[-1] < 1.45:
+                    ticks[-1] = d  # prefer the power of two over a crowded neighbour
+                else:
+                    ticks.append(d)
         ax.set_xticks(ticks)
         ax.set_xticklabels([str(t) for t in ticks])
         ax.minorticks_off()
     if dims.min() <= curves.n / 2 <= dims.max():
         ax.axvline(curves.n / 2, color="0.5", linewidth=0.8, linestyle=":", zorder=1)
-        ax.annotate("d = N/2: orthogonal\nprototypes exist", (curves.n / 2, 0.0), xytext=(4, 14),
-                    textcoords="offset points", fontsize=8, color="0.3")
+        right = np.log(curves.n / 2 / dims.min()) > 0.75 * np.log(dims.max() / dims.min()) if log_dims else False
+        ax.annotate("d = N/2: orthogonal\nprototypes exist", (curves.n / 2, 0.0), xytext=(-4 if right else 4, 14),
+                    textcoords="offset points", fontsize=8, color="0.3", ha="right" if right else "left")
     finite = [v for vals in (*curves.methods.values(), *curves.bounds.values()) for v in vals if v is not None]
     top = min(1.02, max(finite) + 0.05) if finite else 1.0
     ax.set_ylim(floor, top)
