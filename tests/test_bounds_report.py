@@ -27,7 +27,7 @@ def test_simplex_regime():
 
 
 def test_open_interval_for_imagenet_in_64_dimensions():
-    r = bounds_report(1000, 64)
+    r = bounds_report(1000, 64, build=False)
     assert r.lower == pytest.approx(0.0916, abs=1e-3)  # Levenshtein (the LP cannot improve it here)
     assert r.gv_upper == pytest.approx(1 - 2 * 21 / 64)  # Gilbert-Varshamov at length 64 (Theorem 7)
     # ... and at length 60, zero-padded, which is better
@@ -114,3 +114,14 @@ def test_circle_is_exact(n):
     angles = 2 * np.pi * np.arange(n) / n
     polygon = Codebook(np.stack([np.cos(angles), np.sin(angles)], axis=1))
     assert polygon.max_cosine == pytest.approx(r.upper)
+
+
+def test_built_constructions_narrow_the_interval():
+    r = bounds_report(1000, 64, lp=False)
+    built = [c["max_cosine"] for c in r.constructions.values() if c["max_cosine"] is not None]
+    for name, c in r.constructions.items():
+        if c["max_cosine"] is not None:
+            assert CONSTRUCTIONS[name].deterministic
+            assert c["max_cosine"] == pytest.approx(generate(1000, 64, name).max_cosine)
+            assert c["max_cosine"] >= r.lower - 1e-12
+    assert r.upper == pytest.approx(min(built + [1 / 3]))
