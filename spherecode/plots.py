@@ -77,7 +77,7 @@ def plot_separation(curves: SeparationCurves, *, log_dims: bool = True) -> Figur
         ax.set_xscale("log")
         ticks: list[int] = []
         for d in (2, 3, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024):
-            if dims.min() <= d <= dims.max() and (not ticks or d / ticks[-1] >= 1.45 or d in (64, 128, 256, 512, 1024)):
+            if dims.min() <= d <= dims.max() and (not ticks or d / ticks[-1] >= 1.45 or d in (4, 8, 16, 32, 64, 128, 256, 512, 1024)):
                 if ticks and d / ticks[-1] < 1.45:
                     ticks[-1] = d  # prefer the power of two over a crowded neighbour
                 else:
