@@ -1,0 +1,1 @@
+"""Training: configs, the task-agnostic loop, checkpoints, evaluation."""
