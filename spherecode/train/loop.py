@@ -78,6 +78,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: str | Path | None = None,
                  overrides: dict[str, Any] | None = None, log: Log | None = None) -> None:
         self.checkpoint: dict[str, Any] | None = None
+        self.resume_dir = None
         if resume is not None:
             self.checkpoint = load_checkpoint(resume)
             config = from_dict(self.checkpoint["config"])
@@ -87,19 +88,20 @@ class Trainer:
                                       f"allowed: {', '.join(RESUMABLE_OVERRIDES)}.")
             resume_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
             config = override(config, {"out": str(resume_dir), **(overrides or {})})
+            self.resume_dir: Path | None = resume_dir
         elif overrides:
             config = override(config, overrides)
         self.config = cfg = config
         self.dist, self.device = distributed.setup(cfg.run.device)
         self.log: Log = log if log is not None else (print if self.dist.is_main else (lambda s: None))
         try:
-            self._build(resume is not None)
+            self._build()
         except BaseException:
             distributed.teardown(self.dist)
             raise
 
     # ---------------------------------------------------------------- set-up
-    def _build(self, resuming: bool) -> None:
+    def _build(self) -> None:
         cfg, dist = self.config, self.dist
         self.amp_dtype = resolve_amp(cfg.run.amp, self.device)
         check_choice("optimizer", cfg.optim.optimizer, OPTIMIZERS)
@@ -108,7 +110,9 @@ class Trainer:
                                   f"processes ({dist.world_size}).")
         self.batch_per_rank = cfg.data.batch_size // dist.world_size
         self.run_dir = Path(cfg.run.out) if cfg.run.out else None
-        if self.run_dir is not None and not resuming and self.dist.is_main:
+        same_dir = (self.resume_dir is not None and self.run_dir is not None
+                    and self.run_dir.resolve() == self.resume_dir.resolve())
+        if self.run_dir is not None and not same_dir and self.dist.is_main:
             if self.run_dir.is_file():
                 raise SpherecodeError(f"Argument '--out': '{self.run_dir}' is a file; give a run directory.")
             taken = [f for f in (CHECKPOINT, METRICS) if (self.run_dir / f).exists()]
