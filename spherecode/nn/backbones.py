@@ -37,7 +37,8 @@ NORMS = ("batch", "group")
 def _norm(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(channels)
-    groups = next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0)
+    # 32 groups (Wu & He 2018) where that leaves at least 2 channels per group, fewer for thin nets
+    groups = next((g for g in (32, 16, 8, 4, 2) if channels % g == 0 and channels // g >= 2), 1)
     return nn.GroupNorm(groups, channels)
 
 
