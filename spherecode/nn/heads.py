@@ -46,17 +46,20 @@ class Relabelling(Protocol):
     def hard_permutation(self) -> Any: ...
 
 
-def build_learned_relabelling(n: int) -> nn.Module:
-    """The learned relabelling module for ``n`` classes, from :mod:`spherecode.relabel.learned`."""
+def build_learned_relabelling(codebook: Codebook) -> nn.Module:
+    """The learned relabelling module for ``codebook`` (:mod:`spherecode.relabel.learned`).
+
+    It starts from the codebook's stored permutation when there is one, else from the identity.
+    """
     try:
-        from ..relabel import learned  # noqa: PLC0415 - optional until the relabel package lands
+        from ..relabel import learned  # noqa: PLC0415 - optional until the relabel package is present
     except ImportError:
-        raise SpherecodeError("relabelling='learned' needs spherecode.relabel.learned, which is not installed "
-                              "in this build; use relabelling 'none' or 'fixed'.") from None
-    cls = getattr(learned, "LearnedRelabelling", None)
+        raise SpherecodeError("relabelling='learned' needs spherecode.relabel.learned, which is not in this "
+                              "build; use relabelling 'none' or 'fixed'.") from None
+    cls = getattr(learned, "SinkhornPermutation", None) or getattr(learned, "LearnedRelabelling", None)
     if cls is None:
-        raise SpherecodeError("spherecode.relabel.learned has no LearnedRelabelling module.")
-    return cls(n)
+        raise SpherecodeError("spherecode.relabel.learned has no SinkhornPermutation module.")
+    return cls(codebook.n, init=codebook.permutation)
 
 
 class PrototypeHead(nn.Module):
@@ -85,7 +88,7 @@ class PrototypeHead(nn.Module):
         self.register_buffer("prototypes", torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)))
         self.relabeller: nn.Module | None = None
         if relabelling == "learned":
-            self.relabeller = relabeller if relabeller is not None else build_learned_relabelling(codebook.n)
+            self.relabeller = relabeller if relabeller is not None else build_learned_relabelling(codebook)
 
     @property
     def num_classes(self) -> int:
@@ -114,6 +117,11 @@ class PrototypeHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.cosines(features) / self.temperature
+
+    def penalty(self) -> torch.Tensor | None:
+        """The learned relabelling's permutation penalty (``None`` without one)."""
+        fn = getattr(self.relabeller, "penalty", None)
+        return fn() if callable(fn) else None
 
     def predict(self, features: torch.Tensor) -> torch.Tensor:
         """Nearest prototype: :math:`\\arg\\max_i \\langle z, c_i \\rangle`."""

@@ -58,6 +58,7 @@ class ModelConfig:
     codebook: str | None = _f(None, "codebook .npz for the prototype head (N = classes)")
     temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature")
     relabelling: str = _f("none", "class -> prototype: none | fixed (codebook's permutation) | learned")
+    relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss")
     dim: int | None = _f(None, "projection dimension before the head (prototype: codebook d; linear: none)")
 
 

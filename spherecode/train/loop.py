@@ -62,11 +62,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "_orig_mod", model)  # torch.compile
-    return getattr(model, "module", model)  # DDP
-
-
 class Trainer:
     """One training run; see the module docstring. ``resume`` is a run directory or checkpoint file.
 

@@ -106,6 +106,13 @@ class Task(abc.ABC):
         return {}
 
 
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain module inside torch.compile and DDP wrappers."""
+    model = getattr(model, "_orig_mod", model)
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
 # ------------------------------------------------------------------ supervised
 def codebook_to_state(cb: Codebook) -> dict[str, Any]:
     """A codebook as checkpoint-safe plain types: vectors tensor, metadata JSON, permutation list."""
@@ -181,8 +188,16 @@ class SupervisedTask(Task):
 
     def _loss(self, model: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.config.optim.loss == "mettes":
-            return mettes_loss(logits.float() * self.config.model.temperature, y)
-        return prototype_cross_entropy(logits, y, self.config.optim.label_smoothing)
+            loss = mettes_loss(logits.float() * self.config.model.temperature, y)
+        else:
+            loss = prototype_cross_entropy(logits, y, self.config.optim.label_smoothing)
+        weight = self.config.model.relabel_penalty
+        if weight:
+            head = getattr(unwrap_model(model), "head", None)
+            penalty = head.penalty() if isinstance(head, PrototypeHead) else None
+            if penalty is not None:
+                loss = loss + weight * penalty.float()
+        return loss
 
     def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
         x, y = batch
