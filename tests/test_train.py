@@ -206,3 +206,62 @@ def test_config_errors():
     with pytest.raises(SpherecodeError, match="Unknown config field 'lrr'"):
         override(TrainConfig(), {"lrr": 1})
     assert override(TrainConfig(), {"milestones": "100,200", "compile": "true"}).optim.milestones == [100, 200]
+
+
+def test_training_on_an_imagenet_jpeg_folder(tmp_path):
+    from fixtures_data import write_image_folder
+
+    write_image_folder(tmp_path / "imnet", per_class=2)
+    generate(3, 4, method="simplex").save(tmp_path / "cb3.npz")
+    cfg = tiny_config(tmp_path, spec=f"imagenet:{tmp_path / 'imnet'}", codebook=str(tmp_path / "cb3.npz"),
+                      width=4, batch_size=3, epochs=1, eval_every=0, out=str(tmp_path / "run"))
+    history = fit(cfg, log=lambda s: None)
+    assert history[0]["loss"] > 0 and load_checkpoint(tmp_path / "run")["data"]["kind"] == "imagenet"
+    report = evaluate_checkpoint(tmp_path / "run", split="val", device="cpu")
+    assert report.count == 6 and len(report.class_names) == 3
+
+
+def test_loader_batches_do_not_depend_on_the_number_of_workers(tmp_path):
+    from spherecode.data import AugmentedDataset, build_dataset
+
+    base = build_dataset("synthetic:classes=3,per_class=4,image_size=8", "train")
+    ds = AugmentedDataset(base, base.train_transform(), seed=3)
+    batches = []
+    for workers in (0, 2):
+        loader = make_loader(ds, 4, shuffle=True, seed=3, workers=workers, drop_last=True)
+        loader.sampler.set_epoch(1)
+        batches.append([(x.clone(), y.clone()) for x, y in loader])
+    for (x0, y0), (x2, y2) in zip(*batches, strict=True):
+        assert torch.equal(x0, x2) and torch.equal(y0, y2)
+
+
+def test_schedules_match_their_formulas():
+    import math
+
+    from spherecode.train.schedule import Schedule
+
+    s = Schedule(lr=0.4, total_steps=100, warmup_steps=10, kind="cosine", min_lr=0.01)
+    for t in range(100):
+        ref = 0.4 * (t + 1) / 10 if t < 10 else 0.01 + 0.39 * 0.5 * (1 + math.cos(math.pi * (t - 10) / 90))
+        assert s.lr_at(t) == pytest.approx(ref)
+    step = Schedule(lr=0.01, total_steps=250 * 4, kind="step", milestones=[100, 200], gamma=0.1, steps_per_epoch=4)
+    assert [step.lr_at(e * 4) for e in (0, 99, 100, 199, 200, 249)] == pytest.approx([0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4])
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    live = Schedule(lr=0.4, total_steps=100, warmup_steps=10, optimizer=opt)
+    live.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(live.lr_at(1))
+
+
+def test_learned_relabelling_trains_and_evaluates_from_checkpoint(tmp_path):
+    try:
+        from spherecode.relabel import learned  # noqa: F401
+    except ImportError:
+        with pytest.raises(SpherecodeError, match="needs spherecode.relabel.learned"):
+            Trainer(tiny_config(tmp_path, relabelling="learned"), log=lambda s: None)
+        return
+    history = fit(tiny_config(tmp_path, relabelling="learned", relabel_penalty=0.01, epochs=2,
+                              out=str(tmp_path / "run")), log=lambda s: None)
+    ck = load_checkpoint(tmp_path / "run")
+    assert any("relabeller" in k for k in ck["model"])
+    report = evaluate_checkpoint(tmp_path / "run", device="cpu")
+    assert report.top1 == pytest.approx(history[-1]["val_top1"])
