@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from pathlib import Path
@@ -134,8 +135,11 @@ def _no_training(monkeypatch):
     ("nocodebook", "needs a codebook: pass --codebook"),
     ("mettes_linear", "'mettes' needs the prototype head"),
     ("batch", "exceeds the training set"),
+    ("amp", "'--amp' 'bf16' needs a CUDA device"),
 ])
 def test_user_mistakes_fail_before_training(tmp_path, cli, monkeypatch, case, message):
+    if case == "amp" and torch.cuda.is_available():
+        pytest.skip("checks the CPU-only error")
     _no_training(monkeypatch)
     generate(4, 8, method="orthoplex").save(tmp_path / "cb.npz")
     args = ["train", "--data", TINY, "--codebook", str(tmp_path / "cb.npz"), "--arch", "resnet10", "--width", "4",
@@ -143,7 +147,8 @@ def test_user_mistakes_fail_before_training(tmp_path, cli, monkeypatch, case, me
     extra = {"path": ["--data", f"cifar100:{tmp_path / 'missing'}"],
              "classes": ["--data", "synthetic:classes=5,per_class=2,image_size=8"],
              "dim": ["--dim", "16"], "nocodebook": ["--codebook", ""],
-             "mettes_linear": ["--head", "linear", "--loss", "mettes"], "batch": ["--batch-size", "64"]}[case]
+             "mettes_linear": ["--head", "linear", "--loss", "mettes"], "batch": ["--batch-size", "64"],
+             "amp": ["--amp", "bf16", "--device", "cpu"]}[case]
     if case == "nocodebook":
         args = [a for a in args if a not in ("--codebook", str(tmp_path / "cb.npz"))]
         extra = []
@@ -265,3 +270,14 @@ def test_learned_relabelling_trains_and_evaluates_from_checkpoint(tmp_path):
     assert any("relabeller" in k for k in ck["model"])
     report = evaluate_checkpoint(tmp_path / "run", device="cpu")
     assert report.top1 == pytest.approx(history[-1]["val_top1"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_gpu_mixed_precision_channels_last(tmp_path, amp):
+    history = fit(tiny_config(tmp_path, device="cuda", amp=amp, epochs=2, out=str(tmp_path / amp)), log=lambda s: None)
+    assert all(math.isfinite(r["loss"]) for r in history)
+    ck = load_checkpoint(tmp_path / amp)
+    assert (ck["scaler"] is not None) == (amp == "fp16")
+    assert evaluate_checkpoint(tmp_path / amp, device="cuda").count == 4

@@ -87,6 +87,7 @@ class PrototypeHead(nn.Module):
         rows = codebook.prototypes if relabelling == "fixed" else codebook.vectors
         self.register_buffer("prototypes", torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32)))
         self.relabeller: nn.Module | None = None
+        self._hard: torch.Tensor | None = None  # the rounded permutation, cached while in eval mode
         if relabelling == "learned":
             self.relabeller = relabeller if relabeller is not None else build_learned_relabelling(codebook)
 
@@ -104,8 +105,14 @@ class PrototypeHead(nn.Module):
             return self.prototypes
         if self.training:
             return self.relabeller(self.prototypes)
-        perm = torch.as_tensor(np.asarray(self.relabeller.hard_permutation()), device=self.prototypes.device)
-        return self.prototypes[perm.long()]
+        if self._hard is None or self._hard.device != self.prototypes.device:
+            perm = np.asarray(self.relabeller.hard_permutation(), dtype=np.int64)
+            self._hard = torch.as_tensor(perm, device=self.prototypes.device)
+        return self.prototypes[self._hard]
+
+    def train(self, mode: bool = True) -> PrototypeHead:
+        self._hard = None  # the relabelling may change while training: round again afterwards
+        return super().train(mode)
 
     def cosines(self, features: torch.Tensor) -> torch.Tensor:
         r""":math:`\langle z, c_i\rangle` for :math:`z = f/\lVert f\rVert`, shape (B, N)."""

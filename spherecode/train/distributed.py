@@ -78,12 +78,24 @@ def teardown(info: DistInfo) -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_sums(sums: dict[str, torch.Tensor], info: DistInfo) -> dict[str, float]:
-    """Sum each value over ranks (one collective) and return plain floats."""
-    if not sums:
-        return {}
+def all_reduce_sums(sums: dict[str, torch.Tensor], info: DistInfo,
+                    device: torch.device | None = None) -> dict[str, float]:
+    """Sum each value over ranks and return plain floats.
+
+    Ranks may hold different keys (a rank whose shard was empty holds none): the key sets are
+    gathered first and missing entries count as 0, so every rank joins the same collectives.
+    """
     keys = sorted(sums)
-    flat = torch.stack([sums[k].detach().double().reshape(()) for k in keys])
+    if info.enabled:
+        gathered: list[list[str] | None] = [None] * info.world_size
+        dist.all_gather_object(gathered, keys)
+        keys = sorted(set().union(*(g or [] for g in gathered)))
+    if not keys:
+        return {}
+    if device is None:
+        device = next(iter(sums.values())).device if sums else torch.device("cpu")
+    zero = torch.zeros((), dtype=torch.float64, device=device)
+    flat = torch.stack([sums[k].detach().to(device, torch.float64).reshape(()) if k in sums else zero for k in keys])
     if info.enabled:
         dist.all_reduce(flat)
     return dict(zip(keys, flat.cpu().tolist()))

@@ -214,7 +214,7 @@ class Trainer:
                 for k, v in step(model, self.to_device(batch)).items():
                     sums[k] = sums[k] + v if k in sums else v
         model.train(was_training)
-        return distributed.all_reduce_sums(sums, self.dist)
+        return distributed.all_reduce_sums(sums, self.dist, self.device)
 
     def _write_metrics_file(self) -> None:
         assert self.run_dir is not None
@@ -281,7 +281,7 @@ class Trainer:
         elapsed = time.perf_counter() - start
         if bar is not None:
             bar.close()
-        reduced = distributed.all_reduce_sums(sums, self.dist)
+        reduced = distributed.all_reduce_sums(sums, self.dist, self.device)
         metrics = self.task.summarise(reduced)
         if not all(np.isfinite(v) for v in metrics.values()):
             raise SpherecodeError(f"Training diverged in epoch {epoch + 1} (metrics {metrics}); lower --lr or enable --grad-clip.")
