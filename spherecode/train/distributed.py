@@ -78,7 +78,7 @@ def teardown(info: DistInfo) -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_sums(sums: dict[str, torch.Tensor], info: DistInfo,
+def all_reduce_sums(sums: dict[str, torch.Tensor | float], info: DistInfo,
                     device: torch.device | None = None) -> dict[str, float]:
     """Sum each value over ranks and return plain floats.
 
@@ -93,9 +93,10 @@ def all_reduce_sums(sums: dict[str, torch.Tensor], info: DistInfo,
     if not keys:
         return {}
     if device is None:
-        device = next(iter(sums.values())).device if sums else torch.device("cpu")
+        device = next((v.device for v in sums.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
     zero = torch.zeros((), dtype=torch.float64, device=device)
-    flat = torch.stack([sums[k].detach().to(device, torch.float64).reshape(()) if k in sums else zero for k in keys])
+    flat = torch.stack([torch.as_tensor(sums[k]).detach().to(device, torch.float64).reshape(()) if k in sums else zero
+                        for k in keys])
     if info.enabled:
         dist.all_reduce(flat)
     return dict(zip(keys, flat.cpu().tolist()))

@@ -199,7 +199,7 @@ class Trainer:
             return {k: self.to_device(v) for k, v in batch.items()}
         return batch
 
-    def run_eval(self, step: Callable[[nn.Module, Any], dict[str, torch.Tensor]], model: nn.Module | None = None,
+    def run_eval(self, step: Callable[[nn.Module, Any], dict[str, Any]], model: nn.Module | None = None,
                  loader: Any = None) -> dict[str, float]:
         """Sum ``step(model, batch)`` over the eval loader (all ranks' shards) in eval mode, without grad."""
         model = self.raw_model if model is None else model
@@ -208,7 +208,7 @@ class Trainer:
             return {}
         was_training = model.training
         model.eval()
-        sums: dict[str, torch.Tensor] = {}
+        sums: dict[str, Any] = {}
         with torch.no_grad(), self.autocast():
             for batch in loader:
                 for k, v in step(model, self.to_device(batch)).items():
@@ -247,8 +247,9 @@ class Trainer:
         """One pass over the training set; returns the epoch's training metrics and throughput."""
         cfg, model, opt = self.config, self.model, self.optimizer
         self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+        self.task.on_epoch_start(self, epoch)
         model.train()
-        sums: dict[str, torch.Tensor] = {}
+        sums: dict[str, torch.Tensor | float] = {}
         bar = self._progress(epoch)
         clip = cfg.optim.grad_clip
         start = time.perf_counter()

@@ -45,11 +45,12 @@ class StepOutput:
     """A batch's loss (scalar, with gradient) and metric sums over its samples (detached tensors).
 
     ``sums`` must contain ``"count"`` (samples in the batch); every other entry is a sum that
-    :meth:`Task.summarise` divides by the epoch's total count (or uses as it likes).
+    :meth:`Task.summarise` divides by the epoch's total count (or uses as it likes). Values are
+    device tensors or plain numbers (a Python number avoids a host-to-device copy per step).
     """
 
     loss: torch.Tensor
-    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    sums: dict[str, torch.Tensor | float] = field(default_factory=dict)
 
 
 class Task(abc.ABC):
@@ -86,7 +87,10 @@ class Task(abc.ABC):
     def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
         """Loss and metric sums for one training batch (on the device, inside autocast)."""
 
-    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+        """Called before each training epoch (e.g. to anneal a temperature); default: nothing."""
+
+    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor | float]:
         """Metric sums for one evaluation batch (model in eval mode, no grad)."""
         return self.training_step(model, batch).sums
 
@@ -205,7 +209,7 @@ class SupervisedTask(Task):
         loss = self._loss(model, logits, y)
         with torch.no_grad():
             c1, c5 = topk_correct(logits, y)
-            n = torch.tensor(float(y.shape[0]), device=y.device)
+            n = float(y.shape[0])
             sums = {"loss": loss.detach().float() * n, "top1": c1.float(), "top5": c5.float(), "count": n}
         return StepOutput(loss, sums)
 
