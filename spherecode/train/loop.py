@@ -107,13 +107,14 @@ class Trainer:
         self.run_dir = Path(cfg.run.out) if cfg.run.out else None
         same_dir = (self.resume_dir is not None and self.run_dir is not None
                     and self.run_dir.resolve() == self.resume_dir.resolve())
-        if self.run_dir is not None and not same_dir and self.dist.is_main:
+        if self.run_dir is not None and not same_dir:  # every rank checks, so all of them stop together
             if self.run_dir.is_file():
                 raise SpherecodeError(f"Argument '--out': '{self.run_dir}' is a file; give a run directory.")
             taken = [f for f in (CHECKPOINT, METRICS) if (self.run_dir / f).exists()]
             if taken:
                 raise SpherecodeError(f"Argument '--out': '{self.run_dir}' already holds a run ({', '.join(taken)}); "
                                       "pass --resume to continue it, or choose a new directory.")
+        distributed.barrier(dist)  # no rank writes into the run directory before all have checked it
         self.train_set: ImageDataset = build_dataset(cfg.data.spec, "train")
         self.eval_set: ImageDataset | None = build_dataset(cfg.data.spec, "test") if cfg.run.eval_every else None
         if self.eval_set is not None and self.eval_set.num_classes != self.train_set.num_classes:
