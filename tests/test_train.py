@@ -281,3 +281,13 @@ def test_gpu_mixed_precision_channels_last(tmp_path, amp):
     ck = load_checkpoint(tmp_path / amp)
     assert (ck["scaler"] is not None) == (amp == "fp16")
     assert evaluate_checkpoint(tmp_path / amp, device="cuda").count == 4
+
+
+def test_command_line_parser_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, spherecode.cli.main as m; m.build_parser(); print('torch' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "False"
