@@ -190,6 +190,13 @@ class SupervisedTask(Task):
             head = LinearHead(encoder.out_dim, self.num_classes)
         return Classifier(encoder, head)
 
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """Network weights with the configured weight decay; a learned relabelling without decay
+        (decay would pull its logits towards the uniform, non-permutation matrix)."""
+        relabel = [p for n, p in model.named_parameters() if p.requires_grad and ".relabeller." in f".{n}"]
+        rest = [p for n, p in model.named_parameters() if p.requires_grad and ".relabeller." not in f".{n}"]
+        return [{"params": rest}] + ([{"params": relabel, "weight_decay": 0.0}] if relabel else [])
+
     def _loss(self, model: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.config.optim.loss == "mettes":
             loss = mettes_loss(logits.float() * self.config.model.temperature, y)
