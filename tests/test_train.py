@@ -291,3 +291,24 @@ def test_command_line_parser_does_not_import_torch():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_cli_config_file_with_overrides(tmp_path, cli):
+    generate(4, 8, method="orthoplex").save(tmp_path / "cb.npz")
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f'[data]\nspec = "{TINY}"\nbatch_size = 16\nworkers = 0\n'
+                      f'[model]\narch = "resnet10"\nwidth = 4\ncodebook = "{tmp_path / "cb.npz"}"\n'
+                      '[optim]\nlr = 0.05\nmilestones = [1]\nschedule = "step"\n[run]\nepochs = 5\n')
+    code, out, err = cli("train", "--config", str(recipe), "--epochs", "1", "--batch-size", "8", "--no-channels-last",
+                         "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    saved = load_toml(tmp_path / "run" / "config.toml")
+    assert (saved.run.epochs, saved.data.batch_size, saved.run.channels_last) == (1, 8, False)
+    assert (saved.optim.schedule, saved.optim.milestones, saved.model.width) == ("step", [1], 4)
+    code, out, err = cli("evaluate", str(tmp_path / "run"), "--device", "cpu", "--top", "2")
+    assert code == 0 and "top-1" in out and "most confused" in out
+    code, out, err = cli("train", "--config", str(tmp_path / "missing.toml"))
+    assert code == 2 and "'--config': file" in err
+    recipe.write_text("[run]\nepochs = 'many'\n")
+    code, out, err = cli("train", "--config", str(recipe))
+    assert code == 2 and "'run.epochs' must be int" in err
