@@ -129,3 +129,18 @@ def test_cross_entropy_with_label_smoothing_matches_formula():
 def test_mettes_loss_matches_formula():
     cos = torch.tensor([[0.2, 0.9], [-0.5, 0.1]])
     assert abs(float(mettes_loss(cos, torch.tensor([1, 0]))) - ((0.1**2) + (1.5**2)) / 2) < 1e-7
+
+
+def test_learned_relabelling_uses_sinkhorn_permutation_started_at_the_codebook_permutation():
+    from spherecode.relabel.learned import SinkhornPermutation
+
+    cb = Codebook(np.eye(4), permutation=np.array([1, 3, 0, 2]))
+    head = PrototypeHead(cb, 1.0, "learned")
+    assert isinstance(head.relabeller, SinkhornPermutation)
+    head.eval()
+    assert torch.equal(head.class_prototypes(), torch.eye(4)[[1, 3, 0, 2]])
+    assert torch.equal(head.predict(torch.eye(4)[[1, 3, 0, 2]]), torch.arange(4))
+    head.train()
+    soft = head.class_prototypes()  # soft, on the sphere, nearest to the started permutation
+    assert torch.allclose(soft.norm(dim=1), torch.ones(4)) and soft.argmax(dim=1).tolist() == [1, 3, 0, 2]
+    assert float(head.penalty().detach()) > 0

@@ -258,12 +258,6 @@ def test_schedules_match_their_formulas():
 
 
 def test_learned_relabelling_trains_and_evaluates_from_checkpoint(tmp_path):
-    try:
-        from spherecode.relabel import learned  # noqa: F401
-    except ImportError:
-        with pytest.raises(SpherecodeError, match="needs spherecode.relabel.learned"):
-            Trainer(tiny_config(tmp_path, relabelling="learned"), log=lambda s: None)
-        return
     history = fit(tiny_config(tmp_path, relabelling="learned", relabel_penalty=0.01, epochs=2,
                               out=str(tmp_path / "run")), log=lambda s: None)
     ck = load_checkpoint(tmp_path / "run")

@@ -9,8 +9,8 @@ and features :math:`f`, the output is :math:`z = f / \lVert f \rVert` and
 The prototypes are a buffer, never trained. ``relabelling`` chooses which prototype each class
 uses: ``None`` (class ``y`` gets row ``y`` of the codebook's vectors), ``"fixed"`` (the codebook's
 stored permutation, ``codebook.prototypes``), or ``"learned"`` (a relaxed permutation trained
-jointly, :class:`spherecode.relabel.learned` module: soft class-ordered prototypes in training,
-the rounded hard permutation in evaluation).
+jointly, :class:`spherecode.relabel.learned.SinkhornPermutation`: soft class-ordered prototypes in
+training, the rounded hard permutation in evaluation).
 
 Examples:
     >>> import numpy as np, torch
@@ -39,7 +39,7 @@ RELABELLINGS = ("none", "fixed", "learned")
 
 
 class Relabelling(Protocol):
-    """What the head needs from a learned relabelling module (spherecode.relabel.learned)."""
+    """What the head needs from a learned relabelling module (spherecode.relabel.learned.SinkhornPermutation)."""
 
     def __call__(self, prototypes: torch.Tensor) -> torch.Tensor: ...
 
@@ -47,19 +47,13 @@ class Relabelling(Protocol):
 
 
 def build_learned_relabelling(codebook: Codebook) -> nn.Module:
-    """The learned relabelling module for ``codebook`` (:mod:`spherecode.relabel.learned`).
+    """A :class:`~spherecode.relabel.learned.SinkhornPermutation` for ``codebook``'s N classes.
 
     It starts from the codebook's stored permutation when there is one, else from the identity.
     """
-    try:
-        from ..relabel import learned  # noqa: PLC0415 - optional until the relabel package is present
-    except ImportError:
-        raise SpherecodeError("relabelling='learned' needs spherecode.relabel.learned, which is not in this "
-                              "build; use relabelling 'none' or 'fixed'.") from None
-    cls = getattr(learned, "SinkhornPermutation", None) or getattr(learned, "LearnedRelabelling", None)
-    if cls is None:
-        raise SpherecodeError("spherecode.relabel.learned has no SinkhornPermutation module.")
-    return cls(codebook.n, init=codebook.permutation)
+    from ..relabel.learned import SinkhornPermutation
+
+    return SinkhornPermutation(codebook.n, init=codebook.permutation)
 
 
 class PrototypeHead(nn.Module):
