@@ -1,0 +1,1 @@
+"""Neural-network pieces: backbones, heads, losses and the distributed gather."""
