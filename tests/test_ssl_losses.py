@@ -10,7 +10,7 @@ import torch
 from spherecode.errors import SpherecodeError
 from spherecode.nn.losses import SSL_LOSSES, ClampLoss, HydesLoss, HypersolidLoss
 from spherecode.nn.losses.hydes import lse_off_diagonal_blocks, lse_off_diagonal_dense
-from spherecode.nn.losses.hypersolid import repulsion_blocks, repulsion_dense
+from spherecode.nn.losses.hypersolid import repulsion_dense
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -153,23 +153,44 @@ def test_clamp_no_overlap_gives_log_eps():
     assert loss.terms["overlapping_pairs"] == 0
 
 
+@pytest.mark.parametrize("first,count", [(0, 9), (3, 4)])
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_block_terms_equal_dense_float64_with_gathered_columns(first, count, block):
+    """The path a rank takes under gathering: local rows, all columns, an offset."""
+    from spherecode.nn.losses.hypersolid import _BlockHypersolid
+
+    v, d, alpha, lam = 4, 8, 0.5, 0.2
+    z_all = _clustered(9, v, d, seed=4, noise=0.3)
+    w = torch.randn(4, dtype=torch.float64)  # a non-unit upstream gradient for each term
+
+    def dense(t):
+        local = t[first:first + count]
+        u = torch.nn.functional.normalize(local, dim=-1)
+        target = torch.nn.functional.normalize(local.detach().amax(dim=1), dim=-1)
+        align = (1 - (u * target[:, None]).sum(-1)).mean()
+        rows, cols = u.reshape(-1, d), torch.nn.functional.normalize(t.reshape(-1, d), dim=-1)
+        rep = repulsion_dense(rows, cols, first * v, alpha) / (rows.shape[0] * cols.shape[0])
+        mean_norm = t.norm(dim=-1).mean()
+        return torch.stack([align, rep, lam * (mean_norm - 1) ** 2, mean_norm])
+
+    def blocks(t):
+        return _BlockHypersolid.apply(t[first:first + count], t.reshape(-1, d), first * v, alpha, lam, block)
+
+    vd, gd = _value_and_grad(lambda t: (dense(t) * w).sum(), z_all)
+    vb, gb = _value_and_grad(lambda t: (blocks(t) * w).sum(), z_all)
+    assert dense(z_all)[1].item() > 0
+    assert abs(vd.item() - vb.item()) <= 1e-9
+    assert (gd - gb).abs().max().item() <= 1e-9
+
+
 @pytest.mark.parametrize("offset,rows", [(0, 37), (11, 20)])
 @pytest.mark.parametrize("block", [1, 7, 64])
-def test_block_repulsion_equals_dense_float64(offset, rows, block):
+def test_block_lse_equals_dense_float64(offset, rows, block):
     g = torch.Generator().manual_seed(4)
-    centres = torch.randn(5, 8, generator=g, dtype=torch.float64)
-    cols = torch.nn.functional.normalize(centres[torch.arange(37) % 5] + 0.3 * torch.randn(37, 8, generator=g, dtype=torch.float64), dim=1)
+    cols = torch.nn.functional.normalize(torch.randn(37, 8, generator=g, dtype=torch.float64), dim=1)
     cols.requires_grad_(True)
     seeds = torch.randn(37, generator=g, dtype=torch.float64)
     r = cols[offset:offset + rows]
-    dense = repulsion_dense(r, cols, offset, 0.5)
-    blocks = repulsion_blocks(r, cols, offset, 0.5, block)
-    assert dense.item() > 0
-    assert abs(dense.item() - blocks.item()) <= 1e-9
-    gd = torch.autograd.grad(dense, cols)[0]
-    gb = torch.autograd.grad(blocks, cols)[0]
-    assert (gd - gb).abs().max().item() <= 1e-9
-    # a weighted use downstream (non-unit upstream gradient) for the log-sum-exps
     ld = (lse_off_diagonal_dense(r, cols, offset, 7.0) * seeds[:rows]).sum()
     lb = (lse_off_diagonal_blocks(r, cols, offset, 7.0, block) * seeds[:rows]).sum()
     assert abs(ld.item() - lb.item()) <= 1e-9
@@ -220,3 +241,19 @@ def test_float32_losses_are_finite_and_differentiable(name):
     value = loss(z)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.5, 3.0])  # nearly all pairs active (recompute) ... few (kept pairs)
+def test_hypersolid_blocks_both_backward_paths(noise):
+    from spherecode.nn.losses.hypersolid import _BlockHypersolid
+
+    z = _clustered(12, 4, 6, seed=7, noise=noise)
+    dense, block = HypersolidLoss(alpha=0.3, block_size=None), HypersolidLoss(alpha=0.3, block_size=8)
+    vd, gd = _value_and_grad(dense, z)
+    vb, gb = _value_and_grad(block, z)
+    assert abs(vd.item() - vb.item()) <= 1e-9
+    assert (gd - gb).abs().max().item() <= 1e-9
+    # which path ran: the budget is M D / 2 pairs in float64 = 144 here
+    out = _BlockHypersolid.apply(z, None, 0, 0.3, 1e-6, 8)
+    kept, redo = out.grad_fn.pairs.shape[0], len(out.grad_fn.recompute)
+    assert (redo > 0) if noise == 0.05 else (kept > 0)

@@ -47,6 +47,14 @@ def _diagonal_mask(rows: int, cols: int, start: int, device: torch.device) -> to
     return mask
 
 
+def _zero_own_(s: torch.Tensor, start: int) -> torch.Tensor:
+    """In place: set the entries (a, start + a) of a block to 0 (no (rows, cols) mask allocated)."""
+    r = torch.arange(s.shape[0], device=s.device)
+    keep = start + r < s.shape[1]
+    s[r[keep], start + r[keep]] = 0.0
+    return s
+
+
 def repulsion_dense(rows: torch.Tensor, cols: torch.Tensor, offset: int, alpha: float) -> torch.Tensor:
     r"""Sum over ordered pairs of :math:`\operatorname{ReLU}(\langle u_a,u_b\rangle-\alpha)/(1-\alpha)`, dense.
 
@@ -58,45 +66,117 @@ def repulsion_dense(rows: torch.Tensor, cols: torch.Tensor, offset: int, alpha: 
     return F.relu(s - alpha).sum() / (1.0 - alpha)
 
 
-class _BlockRepulsion(torch.autograd.Function):
-    """:func:`repulsion_dense` in row blocks; backward recomputes each block's similarities."""
+def _unit_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit rows and the norms (as ``F.normalize`` with eps 1e-12)."""
+    n = x.norm(dim=-1).clamp_min(1e-12)
+    return x / n[:, None], n
+
+
+def _unit_backward_(grad_u: torch.Tensor, u: torch.Tensor, n: torch.Tensor, radial: torch.Tensor | None) -> torch.Tensor:
+    r"""In place: turn :math:`\partial L/\partial u` into :math:`\partial L/\partial x` for :math:`u = x/\|x\|`,
+    plus ``radial[a] * u_a`` (the gradient of a function of :math:`\|x_a\|`). Overwrites ``u``.
+
+    :math:`\partial L/\partial x = (g - u\langle u,g\rangle)/\|x\| + c\,u`.
+    """
+    dot = torch.bmm(u.unsqueeze(1), grad_u.unsqueeze(2)).reshape(-1)
+    coef = -dot / n if radial is None else radial - dot / n
+    grad_u.div_(n[:, None])
+    return grad_u.add_(u.mul_(coef[:, None]))
+
+
+class _BlockHypersolid(torch.autograd.Function):
+    """The whole Hypersolid loss from raw embeddings, repulsion in row blocks, closed-form backward.
+
+    Only the raw inputs and the active pairs (those past the cutoff, while their indices take no
+    more bytes than the embeddings) are saved; backward recomputes the unit vectors, scatters the
+    kept pairs and recomputes the remaining blocks, so memory is O(M D + block M), never O(M^2). Returns the terms
+    ``[align, repulsion, norm, mean_norm]``.
+    """
 
     @staticmethod
-    def forward(ctx, rows: torch.Tensor, cols: torch.Tensor, offset: int, alpha: float,  # type: ignore[override]
-                block: int) -> torch.Tensor:
-        total = rows.new_zeros(())
-        for i0 in range(0, rows.shape[0], block):
-            s = rows[i0:i0 + block] @ cols.T
-            s.masked_fill_(_diagonal_mask(s.shape[0], s.shape[1], offset + i0, s.device), 0.0)
-            total += F.relu_(s.sub_(alpha)).sum()
-            del s
-        ctx.save_for_backward(rows, cols)
-        ctx.offset, ctx.alpha, ctx.block = offset, alpha, block
-        return total / (1.0 - alpha)
+    def forward(ctx, z: torch.Tensor, cols_raw: torch.Tensor | None, offset: int, alpha: float,  # type: ignore[override]
+                norm_weight: float, block: int) -> torch.Tensor:
+        b, v, d = z.shape
+        rows_raw = z.reshape(b * v, d)
+        u, n = _unit_rows(rows_raw)
+        target, _ = _unit_rows(z.amax(dim=1))                               # (B, D), constant
+        align = (1.0 - torch.bmm(u.view(b, v, d), target.unsqueeze(2))).mean()
+        if cols_raw is None:
+            uc, nc = u, n
+        else:
+            uc, nc = _unit_rows(cols_raw)
+        total = u.new_zeros(())
+        buf = u.new_empty(min(block, u.shape[0]), uc.shape[0])              # reused by every block
+        # Past the cutoff the ReLU is exactly 0, so a block's gradient is sparse: keep the active
+        # pairs (a, b) while their indices fit in the budget (as many bytes as the embeddings),
+        # and mark the other blocks for recomputation in backward.
+        budget = u.numel() * u.element_size() // 16
+        pairs, recompute = [], []
+        for i0 in range(0, u.shape[0], block):
+            s = torch.mm(u[i0:i0 + block], uc.T, out=buf[: min(block, u.shape[0] - i0)])
+            _zero_own_(s, offset + i0).sub_(alpha)
+            if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+                nz = (s > 0).nonzero() if budget > 0 else None
+                if nz is not None and nz.shape[0] <= budget:
+                    budget -= nz.shape[0]
+                    nz[:, 0] += i0
+                    pairs.append(nz)
+                else:
+                    recompute.append(i0)
+            total += F.relu_(s).sum()
+        del buf
+        ctx.pairs = torch.cat(pairs) if pairs else torch.empty(0, 2, dtype=torch.long, device=u.device)
+        ctx.recompute = recompute
+        m_rows, m_cols = u.shape[0], uc.shape[0]
+        repulsion = total / (1.0 - alpha) / (m_rows * m_cols)
+        mean_norm = nc.mean()
+        norm = norm_weight * (mean_norm - 1.0) ** 2
+        ctx.save_for_backward(z, target, *(() if cols_raw is None else (cols_raw,)))
+        ctx.offset, ctx.alpha, ctx.norm_weight, ctx.block = offset, alpha, norm_weight, block
+        ctx.mean_norm = float(mean_norm)
+        return torch.stack([align, repulsion, norm, mean_norm])
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        rows, cols = ctx.saved_tensors
-        scale = grad / (1.0 - ctx.alpha)
-        grad_rows = torch.empty_like(rows) if ctx.needs_input_grad[0] else None
-        grad_cols = torch.zeros_like(cols) if ctx.needs_input_grad[1] else None
-        for i0 in range(0, rows.shape[0], ctx.block):
-            r = rows[i0:i0 + ctx.block]
-            s = r @ cols.T
-            s.masked_fill_(_diagonal_mask(s.shape[0], s.shape[1], ctx.offset + i0, s.device), 0.0)
+        z, target, *rest = ctx.saved_tensors
+        b, v, d = z.shape
+        u, n = _unit_rows(z.reshape(b * v, d))
+        own_cols = not rest
+        uc, nc = (u, n) if own_cols else _unit_rows(rest[0])
+        m_rows, m_cols = u.shape[0], uc.shape[0]
+        g_align, g_rep, g_norm, g_mean = grad.unbind()
+        # align: d/du_a of mean(1 - <u_a, t_i>) is -t_i / m
+        grad_rows = target.repeat_interleave(v, dim=0).mul_(-g_align / m_rows)
+        grad_cols = grad_rows if own_cols else torch.zeros_like(uc)
+        scale = g_rep / (1.0 - ctx.alpha) / (m_rows * m_cols)
+        # blocks whose active pairs were kept: scatter-add, a chunk of pairs at a time
+        a, c = ctx.pairs.unbind(1)
+        step = max(ctx.block, 1024)
+        for j in range(0, a.shape[0], step):
+            aj, cj = a[j:j + step], c[j:j + step]
+            grad_rows.index_add_(0, aj, uc[cj], alpha=float(scale))
+            grad_cols.index_add_(0, cj, u[aj], alpha=float(scale))
+        # the other blocks: recompute the similarities
+        rows_per_block = min(ctx.block, m_rows)
+        buf = u.new_empty(rows_per_block, m_cols) if ctx.recompute else None
+        active = torch.empty(rows_per_block, m_cols, dtype=torch.bool, device=u.device) if ctx.recompute else None
+        for i0 in ctx.recompute:
+            r = u[i0:i0 + ctx.block]
+            k = r.shape[0]
+            s = _zero_own_(torch.mm(r, uc.T, out=buf[:k]), ctx.offset + i0)
             # d ReLU(s - alpha)/ds = 1[s - alpha > 0], exactly as autograd's ReLU backward
-            g = (s.sub_(ctx.alpha) > 0).to(rows.dtype).mul_(scale)
-            del s
-            if grad_rows is not None:
-                torch.mm(g, cols, out=grad_rows[i0:i0 + ctx.block])
-            if grad_cols is not None:
-                grad_cols.addmm_(g.T, r)
-        return grad_rows, grad_cols, None, None, None
-
-
-def repulsion_blocks(rows: torch.Tensor, cols: torch.Tensor, offset: int, alpha: float, block_size: int) -> torch.Tensor:
-    """Same value and gradient as :func:`repulsion_dense`, holding one (block_size, M) block at a time."""
-    return _BlockRepulsion.apply(rows, cols, offset, alpha, block_size)
+            torch.gt(s.sub_(ctx.alpha), 0, out=active[:k])
+            g = s.copy_(active[:k]).mul_(scale)
+            grad_rows[i0:i0 + k].addmm_(g, uc)
+            grad_cols.addmm_(g.T, r)
+        del buf, active
+        # norm term and mean_norm depend on the column norms: d mean/d||x_a|| = 1/M
+        radial = (g_norm * 2.0 * ctx.norm_weight * (ctx.mean_norm - 1.0) + g_mean) / m_cols
+        radial_cols = torch.full_like(nc, float(radial))
+        if own_cols:
+            return _unit_backward_(grad_rows, u, n, radial_cols).view(b, v, d), None, None, None, None, None
+        grad_z = _unit_backward_(grad_rows, u, n, None).view(b, v, d)
+        return grad_z, _unit_backward_(grad_cols, uc, nc, radial_cols), None, None, None, None
 
 
 class HypersolidLoss(EmbeddingLoss):
@@ -130,18 +210,19 @@ class HypersolidLoss(EmbeddingLoss):
 
     def compute(self, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         b, v, d = z.shape
+        if self.block_size is not None:
+            flat = z.reshape(b * v, d)
+            cols, offset = self.gather(flat)                                # (flat, 0) unless gathering
+            terms = _BlockHypersolid.apply(z, None if cols is flat else cols, offset, self.alpha,
+                                           self.norm_weight, self.block_size)
+            align, repulsion, norm, mean_norm = terms.unbind()
+            return align + repulsion + norm, {"align": align, "repulsion": repulsion, "norm": norm, "mean_norm": mean_norm}
         u = F.normalize(z, dim=-1)
         target = F.normalize(z.detach().amax(dim=1), dim=-1)             # (B, D), stop-gradient
         align = (1.0 - (u * target[:, None, :]).sum(-1)).mean()
-
         rows = u.reshape(b * v, d)
         cols, offset = self.gather(rows)
-        if self.block_size is None:
-            rep_sum = repulsion_dense(rows, cols, offset, self.alpha)
-        else:
-            rep_sum = repulsion_blocks(rows, cols, offset, self.alpha, self.block_size)
-        repulsion = rep_sum / (rows.shape[0] * cols.shape[0])             # m M (= M^2 on one rank)
-
+        repulsion = repulsion_dense(rows, cols, offset, self.alpha) / (rows.shape[0] * cols.shape[0])  # / m M
         norms, _ = self.gather(z.norm(dim=-1).reshape(-1))
         mean_norm = norms.mean()
         norm = self.norm_weight * (mean_norm - 1.0) ** 2
