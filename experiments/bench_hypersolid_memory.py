@@ -36,6 +36,22 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+def make_input(args: argparse.Namespace, device: str):
+    """random: i.i.d. Gaussian (few pairs past the cutoff); views: 8 close views per image (the
+    positives are active, as late in training); collapsed: every pair active (the worst case)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    shape = (args.batch, args.views, args.dim)
+    if args.input == "random":
+        z = torch.randn(*shape, generator=g)
+    elif args.input == "views":
+        z = torch.randn(args.batch, 1, args.dim, generator=g) + 0.2 * torch.randn(*shape, generator=g)
+    else:
+        z = torch.randn(1, 1, args.dim, generator=g) + 0.01 * torch.randn(*shape, generator=g)
+    return z.to(device).requires_grad_(True)
+
+
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
@@ -45,8 +61,7 @@ def worker(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     block = None if args.block == 0 else args.block
     loss = HypersolidLoss(alpha=0.9, block_size=block)
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(args.batch, args.views, args.dim, generator=g).to(device).requires_grad_(True)
+    z = make_input(args, args.device)
 
     def step() -> None:
         z.grad = None
@@ -82,8 +97,7 @@ def interleaved_times(args: argparse.Namespace, blocks: list[int], device: str) 
     from spherecode.nn.losses import HypersolidLoss
 
     torch.set_num_threads(args.threads)
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(args.batch, args.views, args.dim, generator=g).to(device).requires_grad_(True)
+    z = make_input(args, device)
     losses = {b: HypersolidLoss(alpha=0.9, block_size=b or None) for b in blocks}
     times: dict[int, list[float]] = {b: [] for b in blocks}
     for rep in range(args.repeats + 1):
@@ -103,7 +117,7 @@ def interleaved_times(args: argparse.Namespace, blocks: list[int], device: str) 
 def run_variant(args: argparse.Namespace, block: int, device: str) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--block", str(block), "--device", device,
            "--batch", str(args.batch), "--views", str(args.views), "--dim", str(args.dim),
-           "--repeats", str(args.repeats), "--threads", str(args.threads)]
+           "--repeats", str(args.repeats), "--input", args.input, "--threads", str(args.threads)]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            # big buffers always mmapped, so a free returns them to the OS and RSS tracks live bytes
            # (glibc's dynamic threshold otherwise keeps freed heap pages resident)
@@ -118,6 +132,8 @@ def main() -> None:
     p.add_argument("--views", type=int, default=8)
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--blocks", type=int, nargs="+", default=[128, 256, 512], help="row block sizes to compare")
+    p.add_argument("--input", choices=["random", "views", "collapsed"], default="random",
+                   help="embeddings: i.i.d. random, clustered views, or collapsed (every pair active)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -132,7 +148,7 @@ def main() -> None:
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     m = args.batch * args.views
-    print(f"Hypersolid loss forward+backward, B={args.batch} V={args.views} D={args.dim} (M = BV = {m}), float32")
+    print(f"Hypersolid loss forward+backward, B={args.batch} V={args.views} D={args.dim} (M = BV = {m}), float32, {args.input} input")
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{args.threads} threads, median of {args.repeats} interleaved; memory: each variant in a fresh process")
     header = f"{'device':<6} {'variant':<14} {'peak MiB':>9} {'% dense':>8} {'time s':>8} {'x dense':>8} {'loss':>12}  target"

@@ -116,9 +116,10 @@ class _BlockHypersolid(torch.autograd.Function):
             s = torch.mm(u[i0:i0 + block], uc.T, out=buf[: min(block, u.shape[0] - i0)])
             _zero_own_(s, offset + i0).sub_(alpha)
             if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-                nz = (s > 0).nonzero() if budget > 0 else None
-                if nz is not None and nz.shape[0] <= budget:
-                    budget -= nz.shape[0]
+                count = int((s > 0).sum()) if budget > 0 else budget + 1   # count first: no big index tensor
+                if count <= budget:
+                    nz = (s > 0).nonzero()
+                    budget -= count
                     nz[:, 0] += i0
                     pairs.append(nz)
                 else:
