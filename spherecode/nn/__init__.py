@@ -1,1 +1,8 @@
-"""Neural-network pieces: backbones, heads, losses and the distributed gather."""
+"""Networks: ResNet backbones, prototype and linear heads, supervised losses."""
+
+from .backbones import ARCHS, Encoder, ResNet, resnet
+from .heads import Classifier, LinearHead, PrototypeHead
+from .losses import SUPERVISED_LOSSES, mettes_loss, prototype_cross_entropy
+
+__all__ = ["ARCHS", "SUPERVISED_LOSSES", "Classifier", "Encoder", "LinearHead", "PrototypeHead", "ResNet",
+           "mettes_loss", "prototype_cross_entropy", "resnet"]
