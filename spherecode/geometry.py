@@ -64,7 +64,7 @@ def _as_matrix(embeddings: Any) -> np.ndarray:
 def effective_rank(matrix: np.ndarray) -> float:
     r"""Roy & Vetterli (2007): :math:`\exp(-\sum_k p_k \log p_k)`, :math:`p_k = \sigma_k / \|\sigma\|_1`.
 
-    >>> effective_rank(np.eye(5)), round(effective_rank(np.ones((3, 4))), 12)
+    >>> round(effective_rank(np.eye(5)), 12), round(effective_rank(np.ones((3, 4))), 12)
     (5.0, 1.0)
     """
     s = np.linalg.svd(np.asarray(matrix, dtype=np.float64), compute_uv=False)

@@ -34,7 +34,7 @@ def test_knn_toy_set_with_known_answer():
     assert knn_accuracy(train, labels, test, torch.tensor([1, 0, 1]), k=3)["top1"] == 0.0
     # k = 1: the nearest training point decides; vote = exp(cos / T)
     scores = knn_predict(train, labels, test[:1], k=1, temperature=0.5)
-    cos = float(torch.nn.functional.cosine_similarity(test[:1], train[:1]))
+    cos = float(torch.nn.functional.cosine_similarity(test[:1], train[1:2]))  # (0.95, 0.05) is parallel
     assert scores[0, 0].item() == pytest.approx(math.exp(cos / 0.5), rel=1e-6) and scores[0, 1] == 0
 
 
