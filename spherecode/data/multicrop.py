@@ -59,8 +59,8 @@ def grayscale(x: Image) -> Image:
 def rgb_to_hsv(x: Image) -> Image:
     """Float RGB in [0, 1] ``(3, H, W)`` to HSV with hue in [0, 1) turns."""
     r, g, b = x.unbind(0)
-    maxc, _ = x.max(0)
-    minc, _ = x.min(0)
+    maxc = x.amax(0)
+    minc = x.amin(0)
     delta = maxc - minc
     s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-12), torch.zeros_like(maxc))
     safe = torch.where(delta > 0, delta, torch.ones_like(delta))
