@@ -76,7 +76,7 @@ class Trainer:
         self.resume_dir = None
         if resume is not None:
             self.checkpoint = load_checkpoint(resume)
-            config = from_dict(self.checkpoint["config"])
+            config = from_dict(self.checkpoint["config"], type(config))  # TrainConfig, PretrainConfig, ...
             bad = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
             if bad:
                 raise SpherecodeError(f"Cannot change {', '.join(bad)} when resuming (the run would no longer be the same); "

@@ -225,7 +225,13 @@ class SupervisedTask(Task):
 
 
 #: Task name -> class; ``[run] task`` chooses one.
-TASKS: dict[str, Callable[..., Task]] = {"supervised": SupervisedTask}
+def _pretrain_task(*args: Any, **kwargs: Any) -> Task:
+    from .pretrain import PretrainTask  # self-supervised pretraining (imported when used)
+
+    return PretrainTask(*args, **kwargs)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"supervised": SupervisedTask, "pretrain": _pretrain_task}
 
 
 def build_task(config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> Task:
