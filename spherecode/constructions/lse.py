@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,24 @@ DENSE_LIMIT = 4096
 #: Restarts are batched while R * N^2 stays below this many Gram entries (at least 1, at most 8).
 RESTART_BUDGET = 4_000_000
 _DTYPES = ("float32", "float64")
+#: Below this many multiply-adds per Gram matrix, one CPU thread is faster than several.
+SMALL_WORK = 50_000_000
+
+
+@contextmanager
+def cpu_threads_for(work: int, device: Any) -> Iterator[None]:
+    """Run small CPU problems on one thread (thread start-up costs more than it saves), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    small = device.type == "cpu" and work < SMALL_WORK and before > 1
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            torch.set_num_threads(before)
 
 
 def default_restarts(n: int) -> int:
@@ -114,7 +135,7 @@ def lse_vectors(
     dim: int,
     *,
     seed: int = 0,
-    steps: int = 1000,
+    steps: int | None = None,
     restarts: int | None = None,
     t_start: float | None = None,
     t_end: float = 2000.0,
@@ -124,7 +145,7 @@ def lse_vectors(
     target: float | None = None,
     dtype: str = "float32",
     device: str = "cpu",
-    neighbours: int = 32,
+    neighbours: int = 16,
     refresh: int = 50,
     dense_limit: int = DENSE_LIMIT,
     progress: bool = False,
@@ -135,7 +156,7 @@ def lse_vectors(
     Args:
         n, dim: number of vectors N >= 2 and dimension d >= 1.
         seed: seeds the random starts (and the perturbations of ``init``).
-        steps: gradient steps per restart.
+        steps: gradient steps per restart (default 1000, or 200 for N > ``dense_limit``).
         restarts: random starts optimised together (default :func:`default_restarts`).
         t_start, t_end: the temperature grows geometrically from ``t_start`` to ``t_end``;
             ``t_start`` defaults to 10 from random starts and ``t_end / 10`` when polishing ``init``.
@@ -163,11 +184,11 @@ def lse_vectors(
 
     n, dim = check_int("n", n, minimum=2), check_int("dim", dim, minimum=1)
     seed = check_int("seed", seed, minimum=0)
-    steps = check_int("steps", steps, minimum=0)
+    dense_limit = check_int("dense_limit", dense_limit, minimum=2)
+    steps = (1000 if n <= dense_limit else 200) if steps is None else check_int("steps", steps, minimum=0)
     restarts = default_restarts(n) if restarts is None else check_int("restarts", restarts, minimum=1)
     neighbours = check_int("neighbours", neighbours, minimum=1)
     refresh = check_int("refresh", refresh, minimum=1)
-    dense_limit = check_int("dense_limit", dense_limit, minimum=2)
     t_end = _check_positive("t_end", t_end)
     t_start = (10.0 if init is None else t_end / 10) if t_start is None else _check_positive("t_start", t_start)
     lr_start, lr_end = _check_positive("lr_start", lr_start), _check_positive("lr_end", lr_end)
@@ -194,28 +215,8 @@ def lse_vectors(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc=f"lse N={n} d={dim}", unit="step", leave=False)
-    m = torch.zeros_like(x)
-    v = torch.zeros_like(x)
-    beta1, beta2, eps = 0.9, 0.999, 1e-12
-    for k in range(steps + 1):
-        frac = k / max(steps - 1, 1)
-        t = t_start * (t_end / t_start) ** min(frac, 1.0)
-        lr = lr_start * (lr_end / lr_start) ** min(frac, 1.0)
-        g = search.gradient(x, t, final=k == steps)  # also updates the best iterate
-        if history is not None and search.improved:
-            history.append((k, time.perf_counter() - clock, search.best_value))
-        if k == steps or search.best_value <= stop_at:
-            break
-        g -= (g * x).sum(-1, keepdim=True) * x  # tangent space of each row's sphere
-        m.mul_(beta1).add_(g, alpha=1 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        denom = (v / (1 - beta2 ** (k + 1))).sqrt_().add_(eps)
-        x = x - (lr / (1 - beta1 ** (k + 1))) * m / denom
-        x = x / x.norm(dim=-1, keepdim=True)
-        if bar is not None:
-            bar.update(1)
-            if k % 20 == 0:
-                bar.set_postfix(s_max=f"{search.best_value:.5f}", t=f"{t:.0f}")
+    with cpu_threads_for(restarts * n * min(n, dense_limit) * dim, dev):
+        _descend(x, search, steps, (t_start, t_end), (lr_start, lr_end), stop_at, bar, history, clock)
     if bar is not None:
         bar.close()
     best = search.best_x.to(device="cpu", dtype=torch.float64).numpy()
@@ -226,6 +227,35 @@ def lse_vectors(
         if max_cosine(start) <= max_cosine(best):
             return start
     return best
+
+
+def _descend(x: Any, search: Any, steps: int, temps: tuple[float, float], lrs: tuple[float, float], stop_at: float,
+             bar: Any, history: list | None, clock: float) -> None:
+    """Annealed projected Adam on F_t; ``search`` computes gradients and keeps the best iterate."""
+    import torch
+
+    m = torch.zeros_like(x)
+    v = torch.zeros_like(x)
+    beta1, beta2, eps = 0.9, 0.999, 1e-12
+    for k in range(steps + 1):
+        frac = min(k / max(steps - 1, 1), 1.0)
+        t = temps[0] * (temps[1] / temps[0]) ** frac
+        lr = lrs[0] * (lrs[1] / lrs[0]) ** frac
+        g = search.gradient(x, t, final=k == steps)  # also updates the best iterate
+        if history is not None and search.improved:
+            history.append((k, time.perf_counter() - clock, search.best_value))
+        if k == steps or search.best_value <= stop_at:
+            return
+        g -= (g * x).sum(-1, keepdim=True) * x  # tangent space of each row's sphere
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = (v / (1 - beta2 ** (k + 1))).sqrt_().add_(eps)
+        x = x - (lr / (1 - beta1 ** (k + 1))) * m / denom
+        x = x / x.norm(dim=-1, keepdim=True)
+        if bar is not None:
+            bar.update(1)
+            if k % 20 == 0:
+                bar.set_postfix(s_max=f"{search.best_value:.5f}", t=f"{t:.0f}")
 
 
 class _DenseSearch:
@@ -254,10 +284,14 @@ class _DenseSearch:
 
 
 class _NeighbourSearch:
-    """F_t over candidate pairs (each row's largest cosines), refreshed by a blocked full scan."""
+    """F_t over candidate pairs (each row's largest cosines, symmetrised), refreshed by a blocked scan.
+
+    The candidate pattern is a sparse CSR matrix over the R*N rows of all restarts (block diagonal);
+    a step costs one sampled product (the candidate cosines) and one sparse-dense product (the
+    gradient), O(N k d) instead of O(N^2 d).
+    """
 
     BLOCK = 1024
-    PAIR_CHUNK = 1 << 16
 
     def __init__(self, x: Any, neighbours: int, refresh: int) -> None:
         self.k = min(neighbours, x.shape[1] - 1)
@@ -267,8 +301,8 @@ class _NeighbourSearch:
         self.best_value = math.inf
         self.improved = False
 
-    def _scan(self, x: Any) -> None:
-        """True s_max per restart and the candidate pairs (i < j), as flat indices into (R*N)."""
+    def _scan(self, x: Any) -> Any:
+        """True s_max per restart; rebuilds the symmetric candidate pattern."""
         import torch
 
         r, n, _ = x.shape
@@ -281,49 +315,49 @@ class _NeighbourSearch:
             vals, idx = g.topk(self.k, dim=-1)
             cols[:, s:e] = idx
             smax = torch.maximum(smax, vals[..., 0].amax(dim=1))
-        rows = torch.arange(n, device=x.device).view(1, n, 1).expand_as(cols)
-        lo, hi = torch.minimum(rows, cols), torch.maximum(rows, cols)
+        total = r * n
         offset = (torch.arange(r, device=x.device) * n).view(r, 1, 1)
-        key = ((lo + offset) * (r * n) + hi + offset).flatten().unique()
-        self.i, self.j = key // (r * n), key % (r * n)
-        self.restart_of_pair = self.i // n
-        self.smax = smax
+        rows = (torch.arange(n, device=x.device).view(1, n, 1) + offset).expand_as(cols).flatten()
+        cols = (cols + offset).flatten()
+        key = torch.cat([rows * total + cols, cols * total + rows]).unique()  # sorted: CSR order
+        self.row, self.col = key // total, key % total
+        self.crow = torch.zeros(total + 1, dtype=torch.long, device=x.device)
+        self.crow[1:] = torch.bincount(self.row, minlength=total).cumsum(0)
+        self.restart_of = self.row // n
+        return smax
+
+    def _csr(self, values: Any, total: int) -> Any:
+        import torch
+
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.crow, self.col, values, size=(total, total), check_invariants=False)
 
     def gradient(self, x: Any, t: float, final: bool = False) -> Any:
         import torch
 
         r, n, d = x.shape
-        scanned = final or self.calls % self.refresh == 0
-        self.calls += 1
-        if scanned:
-            self._scan(x)
-            best = int(self.smax.argmin())
-            value = float(self.smax[best])
+        if final or self.calls % self.refresh == 0:
+            smax = self._scan(x)
+            best = int(smax.argmin())
+            value = float(smax[best])
             self.improved = value < self.best_value
             if self.improved:
                 self.best_value, self.best_x = value, x[best].clone()
         else:
             self.improved = False
+        self.calls += 1
         if final:
             return x
         flat = x.reshape(r * n, d)
-        vals = torch.empty(len(self.i), dtype=x.dtype, device=x.device)
-        for s in range(0, len(self.i), self.PAIR_CHUNK):
-            i, j = self.i[s : s + self.PAIR_CHUNK], self.j[s : s + self.PAIR_CHUNK]
-            vals[s : s + len(i)] = (flat[i] * flat[j]).sum(-1)
+        pattern = self._csr(torch.ones(len(self.col), dtype=x.dtype, device=x.device), r * n)
+        vals = torch.sparse.sampled_addmm(pattern, flat, flat.T, beta=0.0).values()
         peak = torch.full((r,), -math.inf, dtype=x.dtype, device=x.device)
-        peak = peak.scatter_reduce(0, self.restart_of_pair, vals, reduce="amax")
-        w = ((vals - peak[self.restart_of_pair]) * t).exp_()
-        z = torch.zeros(r, dtype=x.dtype, device=x.device).index_add_(0, self.restart_of_pair, w)
-        w = w / z[self.restart_of_pair]
-        keep = w > 1e-12  # at large t nearly all candidate pairs have vanishing weight
-        i, j, w = self.i[keep], self.j[keep], w[keep]
-        grad = torch.zeros_like(flat)
-        for s in range(0, len(i), self.PAIR_CHUNK):
-            ii, jj, ww = i[s : s + self.PAIR_CHUNK], j[s : s + self.PAIR_CHUNK], w[s : s + self.PAIR_CHUNK, None]
-            grad.index_add_(0, ii, ww * flat[jj])
-            grad.index_add_(0, jj, ww * flat[ii])
-        return grad.view(r, n, d)
+        peak = peak.scatter_reduce(0, self.restart_of, vals, reduce="amax")
+        w = ((vals - peak[self.restart_of]) * t).exp_()
+        z = torch.zeros(r, dtype=x.dtype, device=x.device).index_add_(0, self.restart_of, w)
+        grad = self._csr(w / z[self.restart_of], r * n) @ flat
+        return (2.0 * grad).view(r, n, d)
 
 
 def _build(
@@ -332,7 +366,7 @@ def _build(
     *,
     seed: int = 0,
     progress: bool = False,
-    steps: int = 1000,
+    steps: int | None = None,
     restarts: int | None = None,
     t_start: float | None = None,
     t_end: float = 2000.0,
@@ -342,10 +376,13 @@ def _build(
     target: float | None = None,
     dtype: str = "float32",
     device: str = "cpu",
+    neighbours: int = 16,
+    refresh: int = 50,
+    dense_limit: int = DENSE_LIMIT,
 ) -> np.ndarray:
     return lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, restarts=restarts, t_start=t_start,
                        t_end=t_end, lr_start=lr_start, lr_end=lr_end, init=init, target=target, dtype=dtype,
-                       device=device)
+                       device=device, neighbours=neighbours, refresh=refresh, dense_limit=dense_limit)
 
 
 CONSTRUCTION = Construction(

@@ -19,12 +19,14 @@ that :mod:`spherecode.constructions.lse` improves on.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ..errors import check_int
 from .base import Construction
-from .lse import _check_positive, resolve_device, resolve_dtype
+from .lse import _check_positive, cpu_threads_for, resolve_device, resolve_dtype
 
 
 def mettes_loss(vectors: object) -> object:
@@ -82,29 +84,39 @@ def mettes_vectors(
     tdtype, dev = resolve_dtype(dtype), resolve_device(device)
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     start = torch.randn(n, dim, generator=gen, dtype=torch.float64).to(device=dev, dtype=tdtype)
-    protos = torch.nn.Parameter(torch.nn.functional.normalize(start, p=2, dim=1))
-    optimizer = torch.optim.SGD([protos], lr=lr, momentum=momentum)
-    rng = range(steps)
-    clock = time.perf_counter()
+    protos = torch.nn.functional.normalize(start, p=2, dim=1).requires_grad_(True)
+    rng: Iterable[int] = range(steps)
     if progress:
         from tqdm.auto import tqdm
 
         rng = tqdm(rng, desc=f"mettes N={n} d={dim}", unit="step", leave=False)
+    with cpu_threads_for(n * n * dim, dev):
+        protos = _sgd(protos, rng, lr, momentum, reset_momentum, history)
+    return protos.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+
+
+def _sgd(protos: Any, rng: Iterable[int], lr: float, momentum: float, reset_momentum: bool,
+         history: list | None) -> Any:
+    """``torch.optim.SGD`` written out (buffer b <- momentum b + grad, the first b = grad; x <- x - lr b),
+    then rows renormalised; with ``reset_momentum`` the buffer starts afresh every step, as when the public
+    code builds a new optimiser after each renormalisation."""
+    import torch
+
+    clock = time.perf_counter()
+    buf = None
     for k in rng:
-        optimizer.zero_grad()
-        loss = mettes_loss(protos)
-        loss.backward()
-        if history is not None:
-            with torch.no_grad():
+        protos.grad = None
+        mettes_loss(protos).backward()
+        with torch.no_grad():
+            if history is not None:
                 g = protos @ protos.T
                 g.fill_diagonal_(-2.0)
                 history.append((k, time.perf_counter() - clock, float(g.max())))
-        optimizer.step()
-        with torch.no_grad():
-            protos.data = torch.nn.functional.normalize(protos.data, p=2, dim=1)
-        if reset_momentum:
-            optimizer = torch.optim.SGD([protos], lr=lr, momentum=momentum)
-    return protos.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+            grad = protos.grad
+            buf = grad.clone() if buf is None or reset_momentum else buf.mul_(momentum).add_(grad)
+            stepped = protos - lr * buf
+            protos = torch.nn.functional.normalize(stepped, p=2, dim=1).requires_grad_(True)
+    return protos
 
 
 def _build(
