@@ -205,3 +205,31 @@ def test_cli_lse_bad_device(cli, tmp_path):
 def test_cli_methods_lists_lse_and_mettes(cli):
     code, out, _ = cli("methods")
     assert code == 0 and "lse" in out and "mettes" in out and "t_end" in out
+
+
+@pytest.mark.parametrize("n, dim", [(5, 4), (5, 9), (8, 4), (12, 6), (7, 5)])
+def test_auto_is_exactly_optimal_where_rankin_is_attained(n, dim):
+    cb = generate(n, dim, "auto")
+    bound = -1.0 / (n - 1) if dim >= n - 1 else 0.0
+    assert slow_max_cosine(cb.vectors) == pytest.approx(bound, abs=1e-12)
+    assert cb.params["chosen"] in ("simplex", "orthoplex")
+
+
+def test_auto_searches_elsewhere_and_polishes_registered_inits(monkeypatch):
+    from spherecode.constructions import CONSTRUCTIONS, Construction, auto
+
+    n, dim = 24, 4
+    plain = generate(n, dim, "auto", steps=150)
+    assert plain.params["chosen"] == "lse"
+    assert plain.max_cosine == pytest.approx(max_cosine(lse_vectors(n, dim, steps=150)))
+    # A registered init construction is polished too, and kept only if it ends up better.
+    from spherecode.constructions.random import random_vectors as rv
+
+    fake = Construction(name="fakeinit", build=lambda n, dim, *, seed=0, progress=False: rv(n, dim, 99),
+                        summary="test")
+    monkeypatch.setitem(CONSTRUCTIONS, "fakeinit", fake)
+    monkeypatch.setattr(auto, "INIT_METHODS", ("fakeinit",))
+    both = generate(n, dim, "auto", steps=150)
+    polished = max_cosine(lse_vectors(n, dim, steps=150, init=rv(n, dim, 99)))
+    assert both.max_cosine == pytest.approx(min(plain.max_cosine, polished))
+    assert both.params["chosen"] == ("lse from fakeinit" if polished < plain.max_cosine else "lse")

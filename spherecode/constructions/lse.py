@@ -47,7 +47,7 @@ from .base import Construction
 #: Largest N whose Gram matrix is formed densely at every step (above it: neighbour lists).
 DENSE_LIMIT = 4096
 #: Restarts are batched while R * N^2 stays below this many Gram entries (at least 1, at most 8).
-RESTART_BUDGET = 4_000_000
+RESTART_BUDGET = 1_000_000
 _DTYPES = ("float32", "float64")
 #: Below this many multiply-adds per Gram matrix, one CPU thread is faster than several.
 SMALL_WORK = 50_000_000
@@ -73,7 +73,7 @@ def default_restarts(n: int) -> int:
     """How many random restarts run together by default: 8 for tiny N, 1 for large N.
 
     >>> default_restarts(100), default_restarts(1000), default_restarts(5000)
-    (8, 4, 1)
+    (8, 1, 1)
     """
     return max(1, min(8, RESTART_BUDGET // (n * n)))
 
@@ -292,6 +292,7 @@ class _NeighbourSearch:
     """
 
     BLOCK = 1024
+    PRUNE = 60.0
 
     def __init__(self, x: Any, neighbours: int, refresh: int) -> None:
         self.k = min(neighbours, x.shape[1] - 1)
@@ -301,24 +302,31 @@ class _NeighbourSearch:
         self.best_value = math.inf
         self.improved = False
 
-    def _scan(self, x: Any) -> Any:
-        """True s_max per restart; rebuilds the symmetric candidate pattern."""
+    def _scan(self, x: Any, t: float) -> Any:
+        """True s_max per restart; rebuilds the symmetric candidate pattern.
+
+        Candidates more than ``PRUNE / t`` below their restart's s_max are dropped: their weight
+        :math:`\exp(t (G_{ij} - s_{\max}))` is below :math:`e^{-60}` now and shrinks as t grows.
+        """
         import torch
 
         r, n, _ = x.shape
         smax = torch.full((r,), -math.inf, dtype=x.dtype, device=x.device)
         cols = torch.empty((r, n, self.k), dtype=torch.long, device=x.device)
+        top = torch.empty((r, n, self.k), dtype=x.dtype, device=x.device)
         for s in range(0, n, self.BLOCK):
             e = min(s + self.BLOCK, n)
             g = x[:, s:e] @ x.transpose(1, 2)
             g[:, torch.arange(e - s), torch.arange(s, e)] = -math.inf
             vals, idx = g.topk(self.k, dim=-1)
             cols[:, s:e] = idx
+            top[:, s:e] = vals
             smax = torch.maximum(smax, vals[..., 0].amax(dim=1))
         total = r * n
         offset = (torch.arange(r, device=x.device) * n).view(r, 1, 1)
-        rows = (torch.arange(n, device=x.device).view(1, n, 1) + offset).expand_as(cols).flatten()
-        cols = (cols + offset).flatten()
+        rows = (torch.arange(n, device=x.device).view(1, n, 1) + offset).expand_as(cols)
+        keep = top >= (smax - self.PRUNE / t).view(r, 1, 1)
+        rows, cols = rows[keep], (cols + offset)[keep]
         key = torch.cat([rows * total + cols, cols * total + rows]).unique()  # sorted: CSR order
         self.row, self.col = key // total, key % total
         self.crow = torch.zeros(total + 1, dtype=torch.long, device=x.device)
@@ -338,7 +346,7 @@ class _NeighbourSearch:
 
         r, n, d = x.shape
         if final or self.calls % self.refresh == 0:
-            smax = self._scan(x)
+            smax = self._scan(x, t)
             best = int(smax.argmin())
             value = float(smax[best])
             self.improved = value < self.best_value
