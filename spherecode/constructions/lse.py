@@ -387,10 +387,16 @@ def _build(
     neighbours: int = 16,
     refresh: int = 50,
     dense_limit: int = DENSE_LIMIT,
-) -> np.ndarray:
-    return lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, restarts=restarts, t_start=t_start,
-                       t_end=t_end, lr_start=lr_start, lr_end=lr_end, init=init, target=target, dtype=dtype,
-                       device=device, neighbours=neighbours, refresh=refresh, dense_limit=dense_limit)
+) -> tuple[np.ndarray, dict[str, Any]]:
+    vectors = lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, restarts=restarts, t_start=t_start,
+                          t_end=t_end, lr_start=lr_start, lr_end=lr_end, init=init, target=target, dtype=dtype,
+                          device=device, neighbours=neighbours, refresh=refresh, dense_limit=dense_limit)
+    resolved = {  # the defaults that depend on (N, d), as they were applied
+        "steps": steps if steps is not None else 1000 if n <= dense_limit else 200,
+        "restarts": restarts if restarts is not None else default_restarts(n),
+        "t_start": t_start if t_start is not None else 10.0 if init is None else t_end / 10,
+    }
+    return vectors, resolved
 
 
 CONSTRUCTION = Construction(
