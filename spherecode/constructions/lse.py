@@ -146,7 +146,7 @@ def lse_vectors(
     dtype: str = "float32",
     device: str = "cpu",
     neighbours: int = 16,
-    refresh: int = 50,
+    refresh: int = 10,
     dense_limit: int = DENSE_LIMIT,
     progress: bool = False,
     history: list[tuple[int, float, float]] | None = None,
@@ -303,7 +303,7 @@ class _NeighbourSearch:
         self.improved = False
 
     def _scan(self, x: Any, t: float) -> Any:
-        """True s_max per restart; rebuilds the symmetric candidate pattern.
+        r"""True s_max per restart; rebuilds the symmetric candidate pattern.
 
         Candidates more than ``PRUNE / t`` below their restart's s_max are dropped: their weight
         :math:`\exp(t (G_{ij} - s_{\max}))` is below :math:`e^{-60}` now and shrinks as t grows.
@@ -385,7 +385,7 @@ def _build(
     dtype: str = "float32",
     device: str = "cpu",
     neighbours: int = 16,
-    refresh: int = 50,
+    refresh: int = 10,
     dense_limit: int = DENSE_LIMIT,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     vectors = lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, restarts=restarts, t_start=t_start,
