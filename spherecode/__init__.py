@@ -11,14 +11,17 @@ from .analysis import SeparationReport, analyze
 from .codebook import Codebook
 from .constructions import CONSTRUCTIONS, generate
 from .errors import CodebookFileError, SpherecodeError
+from .geometry import GeometryReport, geometry_report
 
 __all__ = [
     "CONSTRUCTIONS",
     "Codebook",
     "CodebookFileError",
+    "GeometryReport",
     "SeparationReport",
     "SpherecodeError",
     "__version__",
     "analyze",
     "generate",
+    "geometry_report",
 ]

@@ -13,10 +13,10 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..errors import SpherecodeError
-from . import codebooks
+from . import codebooks, pretrain, relabel, train
 
 #: Modules that each add their subcommands with ``register(subparsers)``.
-COMMAND_MODULES = [codebooks]
+COMMAND_MODULES = [codebooks, relabel, train, pretrain]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,174 @@
+r"""Self-supervised pretraining through the shared loop: :class:`PretrainTask` and its config.
+
+The task plugs into :class:`~spherecode.train.loop.Trainer` like the supervised one: the loop
+handles devices, DDP, mixed precision, the AdamW/SGD optimiser, the warm-up + cosine schedule,
+checkpoints, ``--resume`` and ``metrics.jsonl``; the task supplies
+
+- the model: a ResNet backbone and a projector MLP
+  (``Linear-BN-ReLU`` x (``proj_layers`` - 1), then ``Linear`` to ``proj_dim``);
+- multi-crop views (:mod:`spherecode.data.multicrop`; the ``cifar`` or ``imagenet`` preset from
+  the data, crop sides scaled to the data's image size);
+- the loss: Hypersolid, CLAMP or HyDeS on the (B, V, D) projector outputs, in float32 outside
+  autocast, gathering across ranks (with gradient) under DDP;
+- evaluation: weighted k-NN (k = 200, T = 0.1) on the frozen backbone's features of the train
+  split (evaluation transform) against the test split, top-1 and top-5 (``val_top1``, ``val_top5``).
+
+The config (:class:`~spherecode.train.pretrain_config.PretrainConfig`) has the sections
+``[data] [model] [optim] [run] [ssl]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..data.multicrop import MULTICROP_PRESETS, group_views, multicrop_transform
+from ..errors import SpherecodeError, check_choice, check_int
+from ..nn.backbones import ARCHS, resnet
+from ..nn.losses import SSL_LOSSES, ClampLoss, EmbeddingLoss, HydesLoss, HypersolidLoss
+from .pretrain_config import PretrainConfig, SSLConfig
+from .knn import knn_accuracy
+from .task import StepOutput, Task, unwrap_model
+
+if TYPE_CHECKING:
+    from ..data.dataset import ImageDataset
+    from .loop import Trainer
+
+
+def build_loss(ssl: SSLConfig, gather: bool | None = None) -> EmbeddingLoss:
+    """The configured loss module (``dim`` set to ``proj_dim``, so a mismatch is caught)."""
+    check_choice("loss", ssl.loss, SSL_LOSSES)
+    gather = ssl.gather if gather is None else gather
+    if ssl.loss == "hypersolid":
+        return HypersolidLoss(ssl.alpha, ssl.norm_weight, ssl.block_size, gather, dim=ssl.proj_dim)
+    if ssl.loss == "hydes":
+        return HydesLoss(ssl.kappa, ssl.global_weight, ssl.local_weight, ssl.block_size, gather, dim=ssl.proj_dim)
+    return ClampLoss(ssl.clamp_scale, ssl.clamp_power, gather_distributed=gather, dim=ssl.proj_dim)
+
+
+def projector(in_dim: int, hidden: int, out_dim: int, layers: int) -> nn.Sequential:
+    """``(Linear-BN-ReLU) x (layers - 1)`` then ``Linear`` to ``out_dim``."""
+    check_int("proj_layers", layers, minimum=1)
+    mods: list[nn.Module] = []
+    d = in_dim
+    for _ in range(layers - 1):
+        mods += [nn.Linear(d, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+        d = hidden
+    mods.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*mods)
+
+
+class SSLModel(nn.Module):
+    """Backbone + projector. ``forward(views)`` maps a list of V view batches (B, C, h, w) to the
+    (B, V, D) embeddings, running views of the same size in one pass; a single tensor gives (N, D)."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone, self.projector = backbone, head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's features (what the k-NN and the linear probe see)."""
+        return self.backbone(x)
+
+    def forward(self, views: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+        if isinstance(views, torch.Tensor):
+            return self.projector(self.backbone(views))
+        b = views[0].shape[0]
+        outs = []
+        for start, stop in group_views(views):
+            z = self.projector(self.backbone(torch.cat(list(views[start:stop]))))
+            outs.append(z.view(stop - start, b, -1))
+        return torch.cat(outs).transpose(0, 1)
+
+
+class PretrainTask(Task):
+    """Self-supervised pretraining with a packing loss (see the module docstring)."""
+
+    name = "pretrain"
+
+    def __init__(self, config: PretrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
+        super().__init__(config, train_set, state)  # type: ignore[arg-type]
+        m, s = config.model, config.ssl
+        check_choice("arch", m.arch, ARCHS)
+        check_choice("views", s.views, ("auto", *MULTICROP_PRESETS))
+        if s.n_local is not None:
+            check_int("n_local", s.n_local, minimum=0)
+        check_int("proj_dim", s.proj_dim, minimum=1)
+        self.loss = build_loss(s)
+        if 2 + (s.n_local if s.n_local is not None else 6) < self.loss.min_views:
+            raise SpherecodeError(f"Argument '--n-local' {s.n_local}: the loss needs at least {self.loss.min_views} views.")
+        self.preset = (train_set.kind if train_set.kind in MULTICROP_PRESETS else "cifar") if s.views == "auto" else s.views
+
+    def build_model(self) -> nn.Module:
+        m, s = self.config.model, self.config.ssl
+        variant = self.train_set.kind if m.variant == "auto" else m.variant
+        backbone = resnet(m.arch, variant=variant, width=m.width, norm=m.norm)
+        return SSLModel(backbone, projector(backbone.out_dim, s.proj_hidden, s.proj_dim, s.proj_layers))
+
+    def train_dataset(self, base: ImageDataset) -> Dataset:
+        from ..data.dataset import AugmentedDataset
+
+        preset = MULTICROP_PRESETS[self.preset]
+        scale = base.image_size / preset.global_crops[0].size
+        transform = multicrop_transform(preset, n_local=self.config.ssl.n_local,
+                                        size_scale=None if scale == 1 else scale)
+        return AugmentedDataset(base, transform, seed=self.config.run.seed)
+
+    def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
+        views, _ = batch
+        z = model(list(views))
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            loss = self.loss(z.float())
+        n = float(z.shape[0])
+        sums: dict[str, torch.Tensor | float] = {"loss": loss.detach() * n, "count": n}
+        sums.update({k: v * n for k, v in self.loss.terms.items()})
+        return StepOutput(loss, sums)
+
+    def evaluate(self, model: nn.Module, trainer: Trainer) -> dict[str, float]:
+        """k-NN top-1/top-5 of the frozen backbone: train split (eval transform) vs the test split."""
+        if trainer.eval_set is None:
+            return {}
+        net = unwrap_model(model)
+        train_x, train_y = backbone_features(net, self.train_set, trainer)
+        test_x, test_y = backbone_features(net, trainer.eval_set, trainer)
+        s = self.config.ssl
+        return knn_accuracy(train_x, train_y, test_x, test_y, k=s.knn_k, temperature=s.knn_temperature,
+                            num_classes=self.train_set.num_classes)
+
+
+def backbone_features(model: nn.Module, dataset: ImageDataset, trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features of every image of ``dataset`` (evaluation transform), on this rank, in order."""
+    from ..data.dataset import AugmentedDataset
+    from ..data.loader import make_loader
+    from .knn import extract_features
+
+    cfg = trainer.config
+    loader = make_loader(AugmentedDataset(dataset, dataset.eval_transform()), cfg.data.eval_batch_size or trainer.batch_per_rank,
+                         shuffle=False, workers=cfg.data.workers, pad=False)
+    features = model.features if hasattr(model, "features") else model
+    with trainer.autocast():
+        return extract_features(_Call(features), loader, trainer.device)
+
+
+class _Call(nn.Module):
+    """Wrap a callable as a module (so that :func:`extract_features` can switch eval mode on its owner)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+        self.owner = getattr(fn, "__self__", None)
+
+    def train(self, mode: bool = True) -> _Call:
+        if isinstance(self.owner, nn.Module):
+            self.owner.train(mode)
+        return super().train(mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+__all__ = ["PretrainConfig", "PretrainTask", "SSLConfig", "SSLModel", "build_loss", "projector"]

@@ -1,0 +1,239 @@
+r"""What the loop trains: the :class:`Task` protocol and the supervised classification task.
+
+The loop (:mod:`spherecode.train.loop`) knows nothing about labels or heads. A task
+
+1. builds the model from the config and the training set (:meth:`Task.build_model`);
+2. wraps the raw datasets with its augmentations (:meth:`Task.train_dataset`, :meth:`Task.eval_dataset`;
+   a multi-crop task returns several views per image here);
+3. computes, for one batch already on the device and under autocast, the loss and a dict of
+   metric *sums* (:meth:`Task.training_step`); the loop adds them up over the epoch and over ranks
+   and :meth:`Task.summarise` turns them into the epoch's metrics;
+4. evaluates (:meth:`Task.evaluate`; the default runs :meth:`Task.eval_step` over the eval loader);
+5. stores what it needs to be rebuilt from a checkpoint alone (:meth:`Task.state_dict`, e.g. the
+   codebook), received back as ``state`` in the constructor.
+
+Register a new task in :data:`TASKS`; ``[run] task = "name"`` selects it.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..codebook import Codebook
+from ..errors import SpherecodeError, check_choice
+from ..nn.backbones import ARCHS, Encoder, resnet
+from ..nn.heads import Classifier, LinearHead, PrototypeHead
+from ..nn.losses import SUPERVISED_LOSSES, mettes_loss, prototype_cross_entropy
+
+if TYPE_CHECKING:
+    from ..data.dataset import ImageDataset
+    from .config import TrainConfig
+    from .loop import Trainer
+
+
+@dataclass
+class StepOutput:
+    """A batch's loss (scalar, with gradient) and metric sums over its samples (detached tensors).
+
+    ``sums`` must contain ``"count"`` (samples in the batch); every other entry is a sum that
+    :meth:`Task.summarise` divides by the epoch's total count (or uses as it likes). Values are
+    device tensors or plain numbers (a Python number avoids a host-to-device copy per step).
+    """
+
+    loss: torch.Tensor
+    sums: dict[str, torch.Tensor | float] = field(default_factory=dict)
+
+
+class Task(abc.ABC):
+    """An objective the generic loop can train (supervised, self-supervised, ...)."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
+        self.config, self.train_set = config, train_set
+
+    # -------------------------------------------------------------- building
+    @abc.abstractmethod
+    def build_model(self) -> nn.Module:
+        """The model on CPU (the loop moves, wraps and compiles it)."""
+
+    def train_dataset(self, base: ImageDataset) -> Dataset:
+        """The augmented training set (items: ``(input, target)``)."""
+        from ..data.dataset import AugmentedDataset
+
+        return AugmentedDataset(base, base.train_transform(), seed=self.config.run.seed)
+
+    def eval_dataset(self, base: ImageDataset) -> Dataset:
+        """The evaluation set with deterministic transforms."""
+        from ..data.dataset import AugmentedDataset
+
+        return AugmentedDataset(base, base.eval_transform(), seed=self.config.run.seed)
+
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """Optimiser parameter groups (default: all trainable parameters, one group)."""
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+    # ------------------------------------------------------------- one batch
+    @abc.abstractmethod
+    def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
+        """Loss and metric sums for one training batch (on the device, inside autocast)."""
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+        """Called before each training epoch (e.g. to anneal a temperature); default: nothing."""
+
+    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor | float]:
+        """Metric sums for one evaluation batch (model in eval mode, no grad)."""
+        return self.training_step(model, batch).sums
+
+    def summarise(self, sums: dict[str, float]) -> dict[str, float]:
+        """Epoch metrics from summed batch metrics: every sum divided by ``count``."""
+        n = max(sums.get("count", 0.0), 1.0)
+        return {k: v / n for k, v in sums.items() if k != "count"}
+
+    # ------------------------------------------------------------ evaluation
+    def evaluate(self, model: nn.Module, trainer: Trainer) -> dict[str, float]:
+        """Metrics on the held-out split (keys get a ``val_`` prefix in metrics.jsonl)."""
+        return self.summarise(trainer.run_eval(self.eval_step, model))
+
+    # ----------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Extra state for the checkpoint (plain types and tensors only)."""
+        return {}
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain module inside torch.compile and DDP wrappers."""
+    model = getattr(model, "_orig_mod", model)
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+# ------------------------------------------------------------------ supervised
+def codebook_to_state(cb: Codebook) -> dict[str, Any]:
+    """A codebook as checkpoint-safe plain types: vectors tensor, metadata JSON, permutation list."""
+    return {"vectors": torch.from_numpy(np.array(cb.vectors)), "metadata": json.dumps(cb.metadata()),
+            "permutation": None if cb.permutation is None else cb.permutation.tolist()}
+
+
+def codebook_from_state(state: dict[str, Any]) -> Codebook:
+    meta = json.loads(state["metadata"])
+    return Codebook(state["vectors"].numpy(), method=meta.get("method", "imported"), params=meta.get("params") or {},
+                    seed=meta.get("seed"), version=meta.get("version", ""),
+                    permutation=None if state.get("permutation") is None else np.asarray(state["permutation"]))
+
+
+def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[torch.Tensor]:
+    """Number of samples whose target is among the top-k logits, for each k (k capped at N)."""
+    kmax = min(max(ks), logits.shape[1])
+    top = logits.topk(kmax, dim=1).indices
+    hit = top.eq(target.view(-1, 1))
+    return [hit[:, : min(k, kmax)].any(dim=1).sum() for k in ks]
+
+
+class SupervisedTask(Task):
+    """Classification with a prototype (fixed codebook) or linear head; cross-entropy or Mettes loss.
+
+    Checks before any training: the codebook has one prototype per class, its dimension matches
+    ``model.dim`` when that is given, and the loss suits the head.
+    """
+
+    name = "supervised"
+
+    def __init__(self, config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
+        super().__init__(config, train_set, state)
+        m, o = config.model, config.optim
+        check_choice("head", m.head, ("prototype", "linear"))
+        check_choice("arch", m.arch, ARCHS)
+        check_choice("loss", o.loss, SUPERVISED_LOSSES)
+        self.num_classes = train_set.num_classes
+        self.codebook: Codebook | None = None
+        if m.head == "prototype":
+            if state and state.get("codebook") is not None:
+                self.codebook = codebook_from_state(state["codebook"])
+            elif m.codebook is None:
+                raise SpherecodeError("The prototype head needs a codebook: pass --codebook FILE.npz "
+                                      "(make one with `spherecode generate`) or use --head linear.")
+            else:
+                self.codebook = Codebook.load(m.codebook)
+            cb = self.codebook
+            if cb.n != self.num_classes:
+                raise SpherecodeError(f"Argument '--codebook': the codebook has N = {cb.n} prototypes but the data "
+                                      f"'{config.data.spec}' has {self.num_classes} classes; make one with "
+                                      f"`spherecode generate -n {self.num_classes} -d D`.")
+            if m.dim is not None and m.dim != cb.dim:
+                raise SpherecodeError(f"Argument '--dim': the projection dimension {m.dim} does not match the "
+                                      f"codebook dimension d = {cb.dim}; leave --dim out or use a {m.dim}-dimensional codebook.")
+        elif o.loss == "mettes":
+            raise SpherecodeError("Argument '--loss': 'mettes' needs the prototype head (it uses the cosine to "
+                                  "the class prototype); use --loss ce with --head linear.")
+        elif m.relabelling != "none":
+            raise SpherecodeError(f"Argument '--relabelling' {m.relabelling!r} needs the prototype head.")
+
+    def build_model(self) -> nn.Module:
+        m = self.config.model
+        variant = self.train_set.kind if m.variant == "auto" else m.variant
+        backbone = resnet(m.arch, variant=variant, width=m.width, norm=m.norm)
+        if self.codebook is not None:
+            encoder = Encoder(backbone, dim=self.codebook.dim)
+            head: nn.Module = PrototypeHead(self.codebook, m.temperature, m.relabelling)
+        else:
+            encoder = Encoder(backbone, dim=m.dim)
+            head = LinearHead(encoder.out_dim, self.num_classes)
+        return Classifier(encoder, head)
+
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """Network weights with the configured weight decay; a learned relabelling without decay
+        (decay would pull its logits towards the uniform, non-permutation matrix)."""
+        relabel = [p for n, p in model.named_parameters() if p.requires_grad and ".relabeller." in f".{n}"]
+        rest = [p for n, p in model.named_parameters() if p.requires_grad and ".relabeller." not in f".{n}"]
+        return [{"params": rest}] + ([{"params": relabel, "weight_decay": 0.0}] if relabel else [])
+
+    def _loss(self, model: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.config.optim.loss == "mettes":
+            loss = mettes_loss(logits.float() * self.config.model.temperature, y)
+        else:
+            loss = prototype_cross_entropy(logits, y, self.config.optim.label_smoothing)
+        weight = self.config.model.relabel_penalty
+        if weight:
+            head = getattr(unwrap_model(model), "head", None)
+            penalty = head.penalty() if isinstance(head, PrototypeHead) else None
+            if penalty is not None:
+                loss = loss + weight * penalty.float()
+        return loss
+
+    def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
+        x, y = batch
+        logits = model(x)
+        loss = self._loss(model, logits, y)
+        with torch.no_grad():
+            c1, c5 = topk_correct(logits, y)
+            n = float(y.shape[0])
+            sums = {"loss": loss.detach().float() * n, "top1": c1.float(), "top5": c5.float(), "count": n}
+        return StepOutput(loss, sums)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"codebook": None if self.codebook is None else codebook_to_state(self.codebook)}
+
+
+#: Task name -> class; ``[run] task`` chooses one.
+def _pretrain_task(*args: Any, **kwargs: Any) -> Task:
+    from .pretrain import PretrainTask  # self-supervised pretraining (imported when used)
+
+    return PretrainTask(*args, **kwargs)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"supervised": SupervisedTask, "pretrain": _pretrain_task}
+
+
+def build_task(config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> Task:
+    check_choice("task", config.run.task, TASKS)
+    return TASKS[config.run.task](config, train_set, state)

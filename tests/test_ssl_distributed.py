@@ -1,0 +1,92 @@
+"""Two gloo processes with gathering give the single-process gradients on the full batch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from spherecode.nn.distributed import gather_rows
+from spherecode.nn.losses import ClampLoss, HydesLoss, HypersolidLoss
+
+B, V, DIN, D = 8, 3, 6, 5
+
+
+def _losses(gather: bool) -> dict[str, torch.nn.Module]:
+    return {
+        "hypersolid": HypersolidLoss(alpha=0.2, norm_weight=0.1, block_size=5, gather_distributed=gather),
+        "hypersolid_dense": HypersolidLoss(alpha=0.2, norm_weight=0.1, gather_distributed=gather),
+        "hydes": HydesLoss(kappa=3.0, alpha=1.0, beta=0.7, block_size=4, gather_distributed=gather),
+        "clamp": ClampLoss(scale=8.0, gather_distributed=gather),
+    }
+
+
+def _data() -> tuple[torch.Tensor, torch.nn.Linear]:
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(B, 1, DIN, generator=g, dtype=torch.float64)
+    x = centres + 0.4 * torch.randn(B, V, DIN, generator=g, dtype=torch.float64)
+    torch.manual_seed(1)
+    model = torch.nn.Linear(DIN, D).double()
+    return x, model
+
+
+def _grads(model: torch.nn.Module, loss: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    model.zero_grad()
+    loss(model(x)).backward()
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+
+def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        x, model = _data()
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        share = B // world
+        local = x[rank * share:(rank + 1) * share]
+        result = {}
+        for name, loss in _losses(True).items():
+            result[name] = _grads(ddp, loss, local)
+        result["hydes_local_only"] = _grads(ddp, _losses(False)["hydes"], local)
+        # the gather itself: forward concatenates, backward sums over ranks and slices
+        t = torch.full((rank + 1, 2), float(rank + 1), dtype=torch.float64, requires_grad=True)
+        full, offset = gather_rows(t)
+        (full.sum(dim=1) * torch.arange(full.shape[0], dtype=torch.float64)).sum().backward()
+        result["gather"] = (full.detach(), offset, t.grad)
+        torch.save(result, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> list[dict]:
+    """One 2-process gloo run (spawned once for the module)."""
+    tmp_path = tmp_path_factory.mktemp("ddp")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+
+
+def test_two_process_gather_matches_single_process(results):
+    x, model = _data()
+    for name, loss in _losses(gather=False).items():
+        single = _grads(model, loss, x)
+        for r in range(2):
+            assert torch.allclose(results[r][name], single, atol=1e-12, rtol=1e-9), (name, r)
+    # gather: rank 0 has 1 row, rank 1 has 2 rows (unequal sizes)
+    full0, off0, g0 = results[0]["gather"]
+    full1, off1, g1 = results[1]["gather"]
+    assert full0.tolist() == [[1.0, 1.0], [2.0, 2.0], [2.0, 2.0]] and torch.equal(full0, full1)
+    assert (off0, off1) == (0, 1)
+    # each rank's loss sends arange(3) to the rows; summed over 2 ranks, sliced
+    assert g0.tolist() == [[0.0, 0.0]] and g1.tolist() == [[2.0, 2.0], [4.0, 4.0]]
+
+
+def test_without_gathering_the_gradients_differ(results):
+    """The test above can fail: local-only pairs miss the cross-rank terms."""
+    x, model = _data()
+    single = _grads(model, _losses(False)["hydes"], x)
+    assert not torch.allclose(results[0]["hydes_local_only"], single, atol=1e-6)
