@@ -11,7 +11,7 @@ from typing import Any
 
 from ..codebook import Codebook
 from ..errors import check_choice
-from . import auto, bch, orthoplex, random, reed_muller, simplex
+from . import auto, bch, lse, mettes, orthoplex, random, reed_muller, simplex
 from .base import Construction, check_size, run_construction
 
 #: Every construction by name. ``auto`` is the default.
@@ -24,6 +24,8 @@ CONSTRUCTIONS: dict[str, Construction] = {
         random.CONSTRUCTION,
         bch.CONSTRUCTION,
         reed_muller.CONSTRUCTION,
+        lse.CONSTRUCTION,
+        mettes.CONSTRUCTION,
     )
 }
 

@@ -1,0 +1,192 @@
+"""Benchmark the codebook constructions: separation, time and the gap to Rankin's bound.
+
+Sections (all printed as tables, rows also written to experiments/results/bench_codebooks.csv):
+
+* grid: every method valid at each (N, d) of N in {100, 1000}, d in {10, 25, 50, 64, 99, 128, 256, 512},
+  with the s_max that Mettes et al.'s public code reached on this machine (issue 2) beside it;
+* speed: N=1000, d=512: lse's time to s_max <= 1e-3 and to the Mettes result's quality, versus the
+  Mettes reimplementation's time to reach its own final quality, in the same run;
+* scale (``--scale``): lse at N=21841 (ImageNet-21k), d=1024: time and peak memory (a child process).
+
+Usage::
+
+    PYTHONPATH=$PWD python experiments/bench_codebooks.py            # grid + speed
+    PYTHONPATH=$PWD python experiments/bench_codebooks.py --quick    # two small points + speed
+    PYTHONPATH=$PWD python experiments/bench_codebooks.py --scale --no-grid --no-speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spherecode.bounds.rankin import rankin_bound
+from spherecode.codebook import Codebook
+from spherecode.constructions import CONSTRUCTIONS, generate
+from spherecode.constructions.lse import lse_vectors
+from spherecode.constructions.mettes import mettes_vectors
+from spherecode.separation import cosine_to_degrees, max_cosine
+
+GRID_N = (100, 1000)
+GRID_D = (10, 25, 50, 64, 99, 128, 256, 512)
+METHODS = ("lse", "mettes", "random", "simplex", "orthoplex", "auto")
+#: s_max of Mettes et al.'s public code measured on this machine (issue 2); N=1000 after 10,000 steps.
+METTES_PUBLISHED = {(100, 10): 0.376, (100, 25): 0.134, (100, 50): 0.0438, (100, 64): 0.0234,
+                    (1000, 64): 0.212, (1000, 128): 0.132, (1000, 256): 0.082, (1000, 512): 0.049}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    import torch
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} " \
+           f"({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f}"
+
+
+def _auto_is_plain_lse(n: int, dim: int) -> bool:
+    """Whether ``auto`` at (N, d) would run exactly ``lse`` with its defaults (no closed form, no init)."""
+    from spherecode.constructions.auto import INIT_METHODS
+
+    inits = [m for m in INIT_METHODS if m in CONSTRUCTIONS and CONSTRUCTIONS[m].check(n, dim) is None]
+    return dim < n - 1 and n > 2 * dim and not inits
+
+
+def run_grid(ns: list[int], dims: list[int], methods: list[str], seed: int) -> list[dict]:
+    rows = []
+    done: dict[tuple[str, int, int], tuple[Codebook, float]] = {}
+    print(f"\n## Grid (seed {seed}; mettes = our reimplementation, 1000 steps; 'published' = their code)")
+    head = f"{'method':<10} {'N':>5} {'d':>4} {'seconds':>8} {'s_max':>10} {'angle':>8} {'gap':>10} {'published':>9}"
+    print(head)
+    print("-" * len(head))
+    for n in ns:
+        for dim in dims:
+            bound = rankin_bound(n, dim)
+            for method in methods:
+                if CONSTRUCTIONS[method].check(n, dim) is not None:
+                    continue
+                if method == "auto" and _auto_is_plain_lse(n, dim) and ("lse", n, dim) in done:
+                    cb, seconds = done["lse", n, dim]  # identical computation (same seed, same defaults)
+                    cb = type(cb)(cb.vectors, method="auto", params={"chosen": "lse"}, seed=seed)
+                else:
+                    start = time.perf_counter()
+                    cb = generate(n, dim, method, seed=seed)
+                    seconds = time.perf_counter() - start
+                    done[method, n, dim] = cb, seconds
+                s = cb.max_cosine
+                ref = METTES_PUBLISHED.get((n, dim))
+                row = {"section": "grid", "method": method, "n": n, "dim": dim, "seconds": seconds, "s_max": s,
+                       "min_angle_deg": cosine_to_degrees(s), "rankin": bound, "gap": s - bound,
+                       "mettes_published": ref, "chosen": cb.params.get("chosen", "")}
+                rows.append(row)
+                label = method if not row["chosen"] else f"auto:{row['chosen'].replace('lse from ', '')}"
+                print(f"{label:<10} {n:>5} {dim:>4} {seconds:>8.2f} {s:>10.6f} {row['min_angle_deg']:>8.3f} "
+                      f"{s - bound:>10.2e} {'' if ref is None else f'{ref:.4f}':>9}", flush=True)
+    return rows
+
+
+def first_time_at_most(history: list[tuple[int, float, float]], level: float) -> float | None:
+    """Seconds at which the recorded s_max first reached ``level`` (None if never)."""
+    return next((sec for _, sec, s in history if s <= level), None)
+
+
+def run_speed(seed: int, mettes_steps: int) -> list[dict]:
+    n, dim = 1000, 512
+    print(f"\n## Speed: N={n}, d={dim} (same run, same machine; timings noisy on a shared CPU)")
+    mh: list[tuple[int, float, float]] = []
+    start = time.perf_counter()
+    final = mettes_vectors(n, dim, seed=seed, steps=mettes_steps, history=mh)
+    mettes_total = time.perf_counter() - start
+    mettes_final = max_cosine(final)
+    best_so_far = np.minimum.accumulate([s for _, _, s in mh] + [mettes_final])
+    mettes_reach = next((mh[i][1] if i < len(mh) else mettes_total)
+                        for i, s in enumerate(best_so_far) if s <= mettes_final)
+    lh: list[tuple[int, float, float]] = []
+    start = time.perf_counter()
+    ours = lse_vectors(n, dim, seed=seed, target=1e-3, history=lh)
+    lse_total = time.perf_counter() - start
+    lse_final = max_cosine(ours)
+    lse_to_mettes = first_time_at_most(lh, mettes_final)
+    lse_to_target = first_time_at_most(lh, 1e-3)
+    print(f"mettes ({mettes_steps} steps): final s_max {mettes_final:.4f}, reached after {mettes_reach:.1f} s "
+          f"(run {mettes_total:.1f} s)")
+    print(f"lse (target 1e-3): final s_max {lse_final:.2e} in {lse_total:.1f} s; "
+          f"reached Mettes' final quality after {lse_to_mettes:.2f} s, s_max <= 1e-3 after {lse_to_target:.1f} s")
+    if lse_to_target:
+        print(f"speed-up to Mettes' quality: {mettes_reach / lse_to_mettes:.0f}x; "
+              f"lse to 1e-3 vs Mettes to its own final quality: {mettes_reach / lse_to_target:.1f}x")
+    return [{"section": "speed", "method": "mettes", "n": n, "dim": dim, "seconds": mettes_reach, "s_max": mettes_final,
+             "steps": mettes_steps, "total_seconds": mettes_total},
+            {"section": "speed", "method": "lse", "n": n, "dim": dim, "seconds": lse_to_target, "s_max": lse_final,
+             "to_mettes_quality_seconds": lse_to_mettes, "total_seconds": lse_total}]
+
+
+def scale_worker(n: int, dim: int, seed: int) -> None:
+    """Run in a child process: one lse run, then print time, s_max and peak RSS as JSON."""
+    history: list[tuple[int, float, float]] = []
+    start = time.perf_counter()
+    lse_vectors(n, dim, seed=seed, history=history, progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
+    print(json.dumps({"seconds": seconds, "s_max": history[-1][2], "start_s_max": history[0][2],
+                      "peak_rss_gb": peak_gb}))
+
+
+def run_scale(seed: int, n: int = 21841, dim: int = 1024) -> list[dict]:
+    print(f"\n## Scale: lse at N={n}, d={dim} (defaults; child process, peak RSS)")
+    out = subprocess.run([sys.executable, __file__, "--scale-worker", str(n), str(dim), "--seed", str(seed)],
+                         check=True, capture_output=True, text=True, env=os.environ)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"seconds {res['seconds']:.0f}, s_max {res['s_max']:.4f} (first scan {res['start_s_max']:.4f}), "
+          f"min angle {cosine_to_degrees(res['s_max']):.2f} deg, peak RSS {res['peak_rss_gb']:.2f} GB")
+    return [{"section": "scale", "method": "lse", "n": n, "dim": dim, "seconds": res["seconds"], "s_max": res["s_max"],
+             "min_angle_deg": cosine_to_degrees(res["s_max"]), "peak_rss_gb": res["peak_rss_gb"]}]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="only N=100 with d in {10, 64}")
+    p.add_argument("-n", type=int, nargs="+", help=f"N values (default {GRID_N})")
+    p.add_argument("-d", "--dims", type=int, nargs="+", help=f"d values (default {GRID_D})")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(CONSTRUCTIONS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-grid", action="store_true")
+    p.add_argument("--no-speed", action="store_true")
+    p.add_argument("--mettes-steps", type=int, default=1000, help="Mettes steps in the speed section")
+    p.add_argument("--scale", action="store_true", help="also run N=21841, d=1024")
+    p.add_argument("--csv", type=Path, default=RESULTS / "bench_codebooks.csv")
+    p.add_argument("--scale-worker", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.scale_worker:
+        scale_worker(*args.scale_worker, seed=args.seed)
+        return
+    print(f"# bench_codebooks: {machine()}")
+    ns = args.n or ([100] if args.quick else list(GRID_N))
+    dims = args.dims or ([10, 64] if args.quick else list(GRID_D))
+    rows: list[dict] = []
+    if not args.no_grid:
+        rows += run_grid(ns, dims, args.methods, args.seed)
+    if not args.no_speed:
+        rows += run_speed(args.seed, args.mettes_steps)
+    if args.scale:
+        rows += run_scale(args.seed)
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for r in rows for k in r})
+    with open(args.csv, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"\nwrote {args.csv}")
+
+
+if __name__ == "__main__":
+    main()

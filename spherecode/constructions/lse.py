@@ -1,0 +1,406 @@
+r"""``lse``: the log-sum-exp relaxation of the codebook problem, solved by projected gradient descent.
+
+The worst-case cosine :math:`s_{\max}(C) = \max_{i \ne j} \langle c_i, c_j \rangle` is not smooth.
+For :math:`t > 0` the log-sum-exp
+
+.. math::
+    F_t(C) = \frac1t \log \sum_{i \ne j} \exp\big(t \langle c_i, c_j \rangle\big),
+    \qquad s_{\max}(C) \le F_t(C) \le s_{\max}(C) + \frac{\log(N(N-1))}{t},
+
+is smooth and tends to :math:`s_{\max}` as :math:`t \to \infty`. Its gradient is
+
+.. math::
+    \nabla_{c_i} F_t = 2 \sum_{j \ne i} w_{ij} c_j, \qquad
+    w_{ij} = \frac{\exp(t \langle c_i, c_j\rangle)}{\sum_{k \ne l} \exp(t \langle c_k, c_l\rangle)},
+
+computed stably by subtracting :math:`s_{\max}` before exponentiating. Each step projects the
+gradient onto the tangent space of the sphere at every row
+(:math:`g_i \leftarrow g_i - \langle g_i, c_i\rangle c_i`), takes an Adam step and renormalises
+the rows. The temperature grows geometrically from ``t_start`` to ``t_end`` and the step size
+shrinks geometrically from ``lr_start`` to ``lr_end``, so the search first spreads the points out and
+then pushes on the few worst pairs only. ``restarts`` random starts run together as one
+``R x N x d`` tensor (batched matrix products); the iterate with the smallest *true*
+:math:`s_{\max}` over all restarts and steps is returned.
+
+For large N (more than ``dense_limit`` points) the N x N Gram matrix is never formed: every
+``refresh`` steps a scan in row blocks finds each row's ``neighbours`` largest cosines, and the
+steps in between evaluate :math:`F_t` over those candidate pairs only (at large t all other pairs
+carry negligible weight). The true :math:`s_{\max}` is measured at every scan, and the best scanned
+iterate is returned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SpherecodeError, check_int
+from .base import Construction
+
+#: Largest N whose Gram matrix is formed densely at every step (above it: neighbour lists).
+DENSE_LIMIT = 4096
+#: Restarts are batched while R * N^2 stays below this many Gram entries (at least 1, at most 8).
+RESTART_BUDGET = 1_000_000
+_DTYPES = ("float32", "float64")
+#: Below this many multiply-adds per Gram matrix, one CPU thread is faster than several.
+SMALL_WORK = 50_000_000
+
+
+@contextmanager
+def cpu_threads_for(work: int, device: Any) -> Iterator[None]:
+    """Run small CPU problems on one thread (thread start-up costs more than it saves), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    small = device.type == "cpu" and work < SMALL_WORK and before > 1
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            torch.set_num_threads(before)
+
+
+def default_restarts(n: int) -> int:
+    """How many random restarts run together by default: 8 for tiny N, 1 for large N.
+
+    >>> default_restarts(100), default_restarts(1000), default_restarts(5000)
+    (8, 1, 1)
+    """
+    return max(1, min(8, RESTART_BUDGET // (n * n)))
+
+
+def resolve_device(device: str) -> Any:
+    """The ``torch.device`` for ``device``; a clear error if it is unknown or not available here."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise SpherecodeError(f"Argument 'device' must be 'cpu', 'cuda' or 'cuda:K', not {device!r}.") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SpherecodeError(f"Argument 'device' is {device!r} but CUDA is not available here; use 'cpu'.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SpherecodeError(
+                f"Argument 'device' is {device!r} but only {torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    elif dev.type != "cpu":
+        raise SpherecodeError(f"Argument 'device' must be 'cpu', 'cuda' or 'cuda:K', not {device!r}.")
+    return dev
+
+
+def resolve_dtype(dtype: str) -> Any:
+    """``torch.float32`` or ``torch.float64`` from its name."""
+    import torch
+
+    if dtype not in _DTYPES:
+        raise SpherecodeError(f"Argument 'dtype' must be one of {', '.join(_DTYPES)}; got {dtype!r}.")
+    return getattr(torch, dtype)
+
+
+def _check_positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
+        raise SpherecodeError(f"Argument '{name}' must be a positive number, not {value!r}.")
+    return float(value)
+
+
+def load_init(init: object, n: int, dim: int) -> np.ndarray:
+    """Starting vectors from a Codebook, an array, or a codebook file path; rows normalised."""
+    from ..codebook import Codebook
+
+    if isinstance(init, (str, Path)):
+        init = Codebook.load(init)
+    if isinstance(init, Codebook):
+        init = init.vectors
+    arr = np.asarray(init, dtype=np.float64)
+    if arr.shape != (n, dim):
+        raise SpherecodeError(f"Argument 'init' must have shape ({n}, {dim}), not {arr.shape}.")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    if not np.all(np.isfinite(arr)) or np.any(norms == 0):
+        raise SpherecodeError("Argument 'init' must hold finite, non-zero rows.")
+    return arr / norms
+
+
+def lse_vectors(
+    n: int,
+    dim: int,
+    *,
+    seed: int = 0,
+    steps: int | None = None,
+    restarts: int | None = None,
+    t_start: float | None = None,
+    t_end: float = 2000.0,
+    lr_start: float = 0.05,
+    lr_end: float = 1e-4,
+    init: object = None,
+    target: float | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+    neighbours: int = 16,
+    refresh: int = 10,
+    dense_limit: int = DENSE_LIMIT,
+    progress: bool = False,
+    history: list[tuple[int, float, float]] | None = None,
+) -> np.ndarray:
+    r"""N unit vectors in R^d with small worst-case cosine, by annealed log-sum-exp descent.
+
+    Args:
+        n, dim: number of vectors N >= 2 and dimension d >= 1.
+        seed: seeds the random starts (and the perturbations of ``init``).
+        steps: gradient steps per restart (default 1000, or 200 for N > ``dense_limit``).
+        restarts: random starts optimised together (default :func:`default_restarts`).
+        t_start, t_end: the temperature grows geometrically from ``t_start`` to ``t_end``;
+            ``t_start`` defaults to 10 from random starts and ``t_end / 10`` when polishing ``init``.
+        lr_start, lr_end: Adam step size, decayed geometrically.
+        init: a Codebook, an (N, d) array or a codebook file to polish; restart 0 starts exactly
+            there, the others from small perturbations of it. The result is never worse than it.
+        target: stop as soon as the true s_max is at most this (default: run all steps, or stop
+            when the Rankin bound is met to 1e-7).
+        dtype: ``"float32"`` (fast) or ``"float64"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
+        neighbours, refresh: for N > ``dense_limit``, candidate neighbours per row and how many
+            steps between full scans.
+        progress: show a tqdm progress bar.
+        history: if a list is given, ``(step, seconds, best true s_max)`` is appended at every improvement.
+
+    Returns:
+        The best (N, d) float64 array found, rows of unit norm.
+
+    Examples:
+        >>> v = lse_vectors(6, 5, steps=200)
+        >>> bool(abs((v @ v.T - 2 * np.eye(6)).max() + 1 / 5) < 1e-4)  # the regular simplex
+        True
+    """
+    import torch
+
+    n, dim = check_int("n", n, minimum=2), check_int("dim", dim, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    dense_limit = check_int("dense_limit", dense_limit, minimum=2)
+    steps = (1000 if n <= dense_limit else 200) if steps is None else check_int("steps", steps, minimum=0)
+    restarts = default_restarts(n) if restarts is None else check_int("restarts", restarts, minimum=1)
+    neighbours = check_int("neighbours", neighbours, minimum=1)
+    refresh = check_int("refresh", refresh, minimum=1)
+    t_end = _check_positive("t_end", t_end)
+    t_start = (10.0 if init is None else t_end / 10) if t_start is None else _check_positive("t_start", t_start)
+    lr_start, lr_end = _check_positive("lr_start", lr_start), _check_positive("lr_end", lr_end)
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
+        raise SpherecodeError(f"Argument 'target' must be a number or None, not {target!r}.")
+    tdtype, dev = resolve_dtype(dtype), resolve_device(device)
+    start = None if init is None else load_init(init, n, dim)
+    bound = -1.0 / (n - 1) if dim >= n - 1 else 0.0 if n <= 2 * dim else -math.inf
+    stop_at = bound + 1e-7 if target is None else max(float(target), bound + 1e-7)
+
+    clock = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(restarts, n, dim, generator=gen, dtype=torch.float64)
+    if start is not None:
+        scale = 0.1 / math.sqrt(dim)
+        x = torch.from_numpy(start).unsqueeze(0) + scale * x
+        x[0] = torch.from_numpy(start)
+    x = x.to(device=dev, dtype=tdtype)
+    x = x / x.norm(dim=-1, keepdim=True)
+
+    search = _DenseSearch(x) if n <= dense_limit else _NeighbourSearch(x, neighbours, refresh)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=f"lse N={n} d={dim}", unit="step", leave=False)
+    with cpu_threads_for(restarts * n * min(n, dense_limit) * dim, dev):
+        _descend(x, search, steps, (t_start, t_end), (lr_start, lr_end), stop_at, bar, history, clock)
+    if bar is not None:
+        bar.close()
+    best = search.best_x.to(device="cpu", dtype=torch.float64).numpy()
+    best = best / np.linalg.norm(best, axis=1, keepdims=True)
+    if start is not None:  # float32 rounding could lose a hair against an exact float64 init
+        from ..separation import max_cosine
+
+        if max_cosine(start) <= max_cosine(best):
+            return start
+    return best
+
+
+def _descend(x: Any, search: Any, steps: int, temps: tuple[float, float], lrs: tuple[float, float], stop_at: float,
+             bar: Any, history: list | None, clock: float) -> None:
+    """Annealed projected Adam on F_t; ``search`` computes gradients and keeps the best iterate."""
+    import torch
+
+    m = torch.zeros_like(x)
+    v = torch.zeros_like(x)
+    beta1, beta2, eps = 0.9, 0.999, 1e-12
+    for k in range(steps + 1):
+        frac = min(k / max(steps - 1, 1), 1.0)
+        t = temps[0] * (temps[1] / temps[0]) ** frac
+        lr = lrs[0] * (lrs[1] / lrs[0]) ** frac
+        g = search.gradient(x, t, final=k == steps)  # also updates the best iterate
+        if history is not None and search.improved:
+            history.append((k, time.perf_counter() - clock, search.best_value))
+        if k == steps or search.best_value <= stop_at:
+            return
+        g -= (g * x).sum(-1, keepdim=True) * x  # tangent space of each row's sphere
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = (v / (1 - beta2 ** (k + 1))).sqrt_().add_(eps)
+        x = x - (lr / (1 - beta1 ** (k + 1))) * m / denom
+        x = x / x.norm(dim=-1, keepdim=True)
+        if bar is not None:
+            bar.update(1)
+            if k % 20 == 0:
+                bar.set_postfix(s_max=f"{search.best_value:.5f}", t=f"{t:.0f}")
+
+
+class _DenseSearch:
+    """F_t and its gradient from the full (R, N, N) Gram matrix; tracks the best true s_max."""
+
+    def __init__(self, x: Any) -> None:
+        self.best_x = x[0].clone()
+        self.best_value = math.inf
+        self.improved = False
+
+    def gradient(self, x: Any, t: float, final: bool = False) -> Any:
+        gram = x @ x.transpose(1, 2)
+        gram.diagonal(dim1=1, dim2=2).fill_(-math.inf)
+        smax = gram.amax(dim=(1, 2))  # true s_max of every restart at this iterate
+        r = int(smax.argmin())
+        value = float(smax[r])
+        self.improved = value < self.best_value
+        if self.improved:
+            self.best_value, self.best_x = value, x[r].clone()
+        if final:
+            return x
+        # w_ij proportional to exp(t (G_ij - s_max)); the constant 1/Z is irrelevant to Adam but kept.
+        weights = gram.sub_(smax[:, None, None]).mul_(t).exp_()
+        z = weights.sum(dim=(1, 2), keepdim=True)
+        return 2.0 * (weights @ x) / z
+
+
+class _NeighbourSearch:
+    """F_t over candidate pairs (each row's largest cosines, symmetrised), refreshed by a blocked scan.
+
+    The candidate pattern is a sparse CSR matrix over the R*N rows of all restarts (block diagonal);
+    a step costs one sampled product (the candidate cosines) and one sparse-dense product (the
+    gradient), O(N k d) instead of O(N^2 d).
+    """
+
+    BLOCK = 1024
+    PRUNE = 60.0
+
+    def __init__(self, x: Any, neighbours: int, refresh: int) -> None:
+        self.k = min(neighbours, x.shape[1] - 1)
+        self.refresh = refresh
+        self.calls = 0
+        self.best_x = x[0].clone()
+        self.best_value = math.inf
+        self.improved = False
+
+    def _scan(self, x: Any, t: float) -> Any:
+        r"""True s_max per restart; rebuilds the symmetric candidate pattern.
+
+        Candidates more than ``PRUNE / t`` below their restart's s_max are dropped: their weight
+        :math:`\exp(t (G_{ij} - s_{\max}))` is below :math:`e^{-60}` now and shrinks as t grows.
+        """
+        import torch
+
+        r, n, _ = x.shape
+        smax = torch.full((r,), -math.inf, dtype=x.dtype, device=x.device)
+        cols = torch.empty((r, n, self.k), dtype=torch.long, device=x.device)
+        top = torch.empty((r, n, self.k), dtype=x.dtype, device=x.device)
+        for s in range(0, n, self.BLOCK):
+            e = min(s + self.BLOCK, n)
+            g = x[:, s:e] @ x.transpose(1, 2)
+            g[:, torch.arange(e - s), torch.arange(s, e)] = -math.inf
+            vals, idx = g.topk(self.k, dim=-1)
+            cols[:, s:e] = idx
+            top[:, s:e] = vals
+            smax = torch.maximum(smax, vals[..., 0].amax(dim=1))
+        total = r * n
+        offset = (torch.arange(r, device=x.device) * n).view(r, 1, 1)
+        rows = (torch.arange(n, device=x.device).view(1, n, 1) + offset).expand_as(cols)
+        keep = top >= (smax - self.PRUNE / t).view(r, 1, 1)
+        rows, cols = rows[keep], (cols + offset)[keep]
+        key = torch.cat([rows * total + cols, cols * total + rows]).unique()  # sorted: CSR order
+        self.row, self.col = key // total, key % total
+        self.crow = torch.zeros(total + 1, dtype=torch.long, device=x.device)
+        self.crow[1:] = torch.bincount(self.row, minlength=total).cumsum(0)
+        self.restart_of = self.row // n
+        return smax
+
+    def _csr(self, values: Any, total: int) -> Any:
+        import torch
+
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.crow, self.col, values, size=(total, total), check_invariants=False)
+
+    def gradient(self, x: Any, t: float, final: bool = False) -> Any:
+        import torch
+
+        r, n, d = x.shape
+        if final or self.calls % self.refresh == 0:
+            smax = self._scan(x, t)
+            best = int(smax.argmin())
+            value = float(smax[best])
+            self.improved = value < self.best_value
+            if self.improved:
+                self.best_value, self.best_x = value, x[best].clone()
+        else:
+            self.improved = False
+        self.calls += 1
+        if final:
+            return x
+        flat = x.reshape(r * n, d)
+        pattern = self._csr(torch.ones(len(self.col), dtype=x.dtype, device=x.device), r * n)
+        vals = torch.sparse.sampled_addmm(pattern, flat, flat.T, beta=0.0).values()
+        peak = torch.full((r,), -math.inf, dtype=x.dtype, device=x.device)
+        peak = peak.scatter_reduce(0, self.restart_of, vals, reduce="amax")
+        w = ((vals - peak[self.restart_of]) * t).exp_()
+        z = torch.zeros(r, dtype=x.dtype, device=x.device).index_add_(0, self.restart_of, w)
+        grad = self._csr(w / z[self.restart_of], r * n) @ flat
+        return (2.0 * grad).view(r, n, d)
+
+
+def _build(
+    n: int,
+    dim: int,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+    steps: int | None = None,
+    restarts: int | None = None,
+    t_start: float | None = None,
+    t_end: float = 2000.0,
+    lr_start: float = 0.05,
+    lr_end: float = 1e-4,
+    init: str | None = None,
+    target: float | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+    neighbours: int = 16,
+    refresh: int = 10,
+    dense_limit: int = DENSE_LIMIT,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    vectors = lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, restarts=restarts, t_start=t_start,
+                          t_end=t_end, lr_start=lr_start, lr_end=lr_end, init=init, target=target, dtype=dtype,
+                          device=device, neighbours=neighbours, refresh=refresh, dense_limit=dense_limit)
+    resolved = {  # the defaults that depend on (N, d), as they were applied
+        "steps": steps if steps is not None else 1000 if n <= dense_limit else 200,
+        "restarts": restarts if restarts is not None else default_restarts(n),
+        "t_start": t_start if t_start is not None else 10.0 if init is None else t_end / 10,
+    }
+    return vectors, resolved
+
+
+CONSTRUCTION = Construction(
+    name="lse",
+    build=_build,
+    summary="log-sum-exp relaxation of max cosine, annealed projected Adam in torch (CPU/GPU), batched restarts",
+)
