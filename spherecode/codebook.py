@@ -26,8 +26,6 @@ from .errors import CodebookFileError, SpherecodeError
 
 #: Rows must have unit norm within this tolerance to load.
 UNIT_TOL = 1e-6
-#: Rows whose norm is within this of 1 are not re-normalised (a few units of rounding).
-UNIT_EXACT = 8 * np.finfo(np.float64).eps
 FORMAT = "spherecode.codebook/1"
 EXPORT_SUFFIXES = (".npy", ".pt", ".csv", ".npz")
 
@@ -63,12 +61,9 @@ class Codebook:
             raise SpherecodeError(f"Argument 'vectors' must be a non-empty (N, d) matrix, not shape {v.shape}.")
         if not np.all(np.isfinite(v)):
             raise SpherecodeError("Argument 'vectors' contains NaN or infinite entries.")
-        norms = np.linalg.norm(v, axis=1, keepdims=True)
-        if np.any(norms == 0):
+        if not np.all(v.any(axis=1)):
             raise SpherecodeError("Argument 'vectors' has a zero row; prototypes must be non-zero.")
-        # Rows already unit to rounding are kept bit for bit, so that copies (with_permutation,
-        # save/load) have exactly the same vectors and separation; dividing again is not idempotent.
-        self.vectors = np.where(np.abs(norms - 1.0) > UNIT_EXACT, v / norms, v)
+        self.vectors = separation.normalize_rows(v)  # unit rows kept bit for bit: copies keep their separation
         self.vectors.setflags(write=False)
         if self.permutation is not None:
             self.permutation = check_permutation(self.permutation, len(v))

@@ -18,13 +18,25 @@ import numpy as np
 BLOCK_ROWS = 2048
 
 
+#: Rows whose norm is within this of 1 are not re-normalised (a few units of rounding).
+UNIT_EXACT = 8 * np.finfo(np.float64).eps
+
+
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """Return ``vectors`` with every row scaled to unit Euclidean norm."""
+    """Return ``vectors`` (float64) with every row scaled to unit Euclidean norm.
+
+    Rows already unit to rounding are kept bit for bit: dividing again is not idempotent, and
+    copies of a codebook (relabelled, saved and loaded, used as a start) must keep exactly the same
+    vectors and separation.
+
+    >>> normalize_rows(np.array([[3.0, 4.0], [0.0, -2.0]])).tolist()
+    [[0.6, 0.8], [0.0, -1.0]]
+    """
     vectors = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     if np.any(norms == 0):
         raise ValueError("Cannot normalise a zero row.")
-    return vectors / norms
+    return np.where(np.abs(norms - 1.0) > UNIT_EXACT, vectors / norms, vectors)
 
 
 def gram(vectors: np.ndarray) -> np.ndarray:

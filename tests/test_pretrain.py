@@ -78,10 +78,8 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
     """Gathered pairwise terms under the loop's DDP: the same run as one process on the global batch
     (fails with --no-gather; the other losses' gathering is checked in test_ssl_distributed.py)."""
     loss = "hypersolid"
-    import socket
-
     import torch
-    import torch.multiprocessing as mp
+    from ddp_helpers import free_port, spawn_ranks
 
     from spherecode.train.checkpoint import load_checkpoint
     from spherecode.train.loop import fit
@@ -91,10 +89,7 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
                                       "norm": "group", "proj_layers": 1, "epochs": 2, "eval_every": 0,
                                       "batch_size": 16, "loss": loss, "alpha": 0.3, "kappa": 5.0})
     single = fit(override(cfg, {"out": str(tmp_path / "one")}), log=lambda s: None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, cfg.to_dict(), str(tmp_path / "two")), nprocs=2, join=True)
+    spawn_ranks(_ddp_worker, 2, free_port(), cfg.to_dict(), str(tmp_path / "two"))
     ddp = load_checkpoint(tmp_path / "two")
     for r1, r2 in zip(single, ddp["history"], strict=True):
         for k in r1:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from ddp_helpers import spawn_ranks
 
 from spherecode.nn.distributed import gather_rows
 from spherecode.nn.losses import ClampLoss, HydesLoss, HypersolidLoss
@@ -66,7 +66,7 @@ def results(tmp_path_factory) -> list[dict]:
     """One 2-process gloo run (spawned once for the module)."""
     tmp_path = tmp_path_factory.mktemp("ddp")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    spawn_ranks(_worker, 2, str(tmp_path / "init"), str(tmp_path))
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
 

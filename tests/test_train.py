@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
+from ddp_helpers import free_port, spawn_ranks
 
 from spherecode.constructions import generate
 from spherecode.data.loader import make_loader
@@ -84,19 +83,13 @@ def _ddp_worker(rank: int, world: int, port: int, cfg_dict: dict, out: str) -> N
     fit(cfg, log=lambda s: None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_ddp_matches_one_process(tmp_path):
     # GroupNorm: no per-rank batch statistics. 16 px so that no normalisation group sees a single pixel
     # (normalising ~1 value per group amplifies rounding noise and the two runs drift apart).
     cfg = tiny_config(tmp_path, epochs=2, norm="group", eval_every=1,
                       spec="synthetic:classes=4,per_class=8,image_size=16,noise=8")
     single = fit(override(cfg, {"out": str(tmp_path / "one")}), log=lambda s: None)
-    mp.spawn(_ddp_worker, args=(2, _free_port(), cfg.to_dict(), str(tmp_path / "two")), nprocs=2, join=True)
+    spawn_ranks(_ddp_worker, 2, free_port(), cfg.to_dict(), str(tmp_path / "two"))
     ddp = load_checkpoint(tmp_path / "two")
     for r1, r2 in zip(without_timing(single), without_timing(ddp["history"]), strict=True):
         assert r1.keys() == r2.keys()

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpherecodeError, check_int
+from ..separation import max_cosine, normalize_rows
 from .base import Construction
 
 #: Largest N whose Gram matrix is formed densely at every step (above it: neighbour lists).
@@ -124,10 +125,9 @@ def load_init(init: object, n: int, dim: int) -> np.ndarray:
     arr = np.asarray(init, dtype=np.float64)
     if arr.shape != (n, dim):
         raise SpherecodeError(f"Argument 'init' must have shape ({n}, {dim}), not {arr.shape}.")
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    if not np.all(np.isfinite(arr)) or np.any(norms == 0):
+    if not np.all(np.isfinite(arr)) or not np.all(arr.any(axis=1)):
         raise SpherecodeError("Argument 'init' must hold finite, non-zero rows.")
-    return arr / norms
+    return normalize_rows(arr)
 
 
 def lse_vectors(
@@ -222,8 +222,6 @@ def lse_vectors(
     best = search.best_x.to(device="cpu", dtype=torch.float64).numpy()
     best = best / np.linalg.norm(best, axis=1, keepdims=True)
     if start is not None:  # float32 rounding could lose a hair against an exact float64 init
-        from ..separation import max_cosine
-
         if max_cosine(start) <= max_cosine(best):
             return start
     return best
