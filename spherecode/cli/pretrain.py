@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .common import output_path, print_json
-from .train import add_config_flags, collect_overrides
+from .train import add_config_flags, fit_from_args
 
 
 def _pretrain_config_type() -> type:
@@ -46,26 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from ..errors import SpherecodeError
-    from ..train.config import load_toml
-    from ..train.loop import Trainer
-
-    cfg_type = _pretrain_config_type()
-    overrides = collect_overrides(args, cfg_type)
-    resume = args.resume
-    if resume is True:
-        if "out" not in overrides:
-            raise SpherecodeError("Argument '--resume' without a path needs --out RUN_DIR.")
-        resume = overrides["out"]
-    if resume is not None:
-        if args.config:
-            raise SpherecodeError("Arguments '--resume' and '--config' exclude each other: a resumed run uses its stored config.")
-        trainer = Trainer(cfg_type(), resume=resume, overrides=overrides)
-    else:
-        cfg = load_toml(args.config, cfg_type) if args.config else cfg_type()
-        trainer = Trainer(cfg, overrides=overrides)
-    trainer.fit()
-    return 0
+    return fit_from_args(args, _pretrain_config_type())
 
 
 def run_geometry(args: argparse.Namespace) -> int:

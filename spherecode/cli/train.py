@@ -67,11 +67,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..train.config import TrainConfig
+
+    return fit_from_args(args, TrainConfig)
+
+
+def fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
+    """Build the trainer a ``train`` or ``pretrain`` command line asks for (new run or ``--resume``) and fit."""
     from ..errors import SpherecodeError
-    from ..train.config import TrainConfig, load_toml
+    from ..train.config import load_toml
     from ..train.loop import Trainer
 
-    overrides = collect_overrides(args)
+    overrides = collect_overrides(args, cfg_type)
     resume = args.resume
     if resume is True:
         if "out" not in overrides:
@@ -80,9 +87,9 @@ def run_train(args: argparse.Namespace) -> int:
     if resume is not None:
         if args.config:
             raise SpherecodeError("Arguments '--resume' and '--config' exclude each other: a resumed run uses its stored config.")
-        trainer = Trainer(TrainConfig(), resume=resume, overrides=overrides)
+        trainer = Trainer(cfg_type(), resume=resume, overrides=overrides)
     else:
-        cfg = load_toml(args.config) if args.config else TrainConfig()
+        cfg = load_toml(args.config, cfg_type) if args.config else cfg_type()
         trainer = Trainer(cfg, overrides=overrides)
     trainer.fit()
     return 0

@@ -79,6 +79,16 @@ def default_restarts(n: int) -> int:
     return max(1, min(8, RESTART_BUDGET // (n * n)))
 
 
+def default_steps(n: int, dense_limit: int = DENSE_LIMIT) -> int:
+    """Gradient steps per restart by default: 1000, or 200 above ``dense_limit`` (each step is sparse there)."""
+    return 1000 if n <= dense_limit else 200
+
+
+def default_t_start(t_end: float, polishing: bool) -> float:
+    """Starting temperature: 10 from random starts, ``t_end / 10`` when polishing a given codebook."""
+    return t_end / 10 if polishing else 10.0
+
+
 def resolve_device(device: str) -> Any:
     """The ``torch.device`` for ``device``; a clear error if it is unknown or not available here."""
     import torch
@@ -185,12 +195,12 @@ def lse_vectors(
     n, dim = check_int("n", n, minimum=2), check_int("dim", dim, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     dense_limit = check_int("dense_limit", dense_limit, minimum=2)
-    steps = (1000 if n <= dense_limit else 200) if steps is None else check_int("steps", steps, minimum=0)
+    steps = default_steps(n, dense_limit) if steps is None else check_int("steps", steps, minimum=0)
     restarts = default_restarts(n) if restarts is None else check_int("restarts", restarts, minimum=1)
     neighbours = check_int("neighbours", neighbours, minimum=1)
     refresh = check_int("refresh", refresh, minimum=1)
     t_end = _check_positive("t_end", t_end)
-    t_start = (10.0 if init is None else t_end / 10) if t_start is None else _check_positive("t_start", t_start)
+    t_start = default_t_start(t_end, init is not None) if t_start is None else _check_positive("t_start", t_start)
     lr_start, lr_end = _check_positive("lr_start", lr_start), _check_positive("lr_end", lr_end)
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
         raise SpherecodeError(f"Argument 'target' must be a number or None, not {target!r}.")
@@ -390,9 +400,9 @@ def _build(
                           t_end=t_end, lr_start=lr_start, lr_end=lr_end, init=init, target=target, dtype=dtype,
                           device=device, neighbours=neighbours, refresh=refresh, dense_limit=dense_limit)
     resolved = {  # the defaults that depend on (N, d), as they were applied
-        "steps": steps if steps is not None else 1000 if n <= dense_limit else 200,
+        "steps": steps if steps is not None else default_steps(n, dense_limit),
         "restarts": restarts if restarts is not None else default_restarts(n),
-        "t_start": t_start if t_start is not None else 10.0 if init is None else t_end / 10,
+        "t_start": t_start if t_start is not None else default_t_start(t_end, init is not None),
     }
     return vectors, resolved
 
