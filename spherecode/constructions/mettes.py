@@ -41,7 +41,7 @@ def mettes_loss(vectors: object) -> object:
 
 
 def _row_maxima(vectors: object) -> object:
-    """Each row's largest cosine to another row, :math:`\max_{j \ne i} \langle c_i, c_j \rangle` (torch)."""
+    r"""Each row's largest cosine to another row, :math:`\max_{j \ne i} \langle c_i, c_j \rangle` (torch)."""
     import torch
 
     c = torch.as_tensor(vectors)
