@@ -167,8 +167,9 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
             uppers[f"Gilbert-Varshamov at length {best_gv[1]} (zero-padded)"] = best_gv[0]
     exact_entry = known_code(n, dim)
     best = best_known_upper(n, dim)
+    best_source = None if best is None else f"{best.configuration}, d={best.dim}"  # d may be below dim: zero-padded
     if best is not None:
-        uppers[f"known code: {best.configuration}, N={best.n}, d={best.dim}"] = best.max_cosine
+        uppers[f"known code: {best_source}"] = best.max_cosine
     # building is pointless (and for BCH/RM at large N slow) once Rankin's bound is attained
     constructions = timed("constructions", _construction_table, n, dim, build and not attained)
     for name, c in constructions.items():
@@ -197,7 +198,7 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
         levenshtein=leven, spherical_lp=lp_value, gv_distance=gv_d, gv_upper=gv_up,
         known=None if exact_entry is None else asdict(exact_entry),
         known_upper=None if best is None else best.max_cosine,
-        known_upper_source=None if best is None else f"{best.configuration}, N={best.n}, d={best.dim}",
+        known_upper_source=best_source,
         provably_optimal=optimal, constructions=constructions, binary_limit=binary, seconds=seconds,
     )
 
