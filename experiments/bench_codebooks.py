@@ -54,11 +54,11 @@ def machine() -> str:
 
 
 def _auto_is_plain_lse(n: int, dim: int) -> bool:
-    """Whether ``auto`` at (N, d) would run exactly ``lse`` with its defaults (no closed form, no init)."""
-    from spherecode.constructions.auto import INIT_METHODS
+    """Whether ``auto`` at (N, d) would run exactly ``lse`` with its defaults (no closed form, no code, no init)."""
+    from spherecode.constructions.auto import CODE_METHODS, INIT_METHODS
 
-    inits = [m for m in INIT_METHODS if m in CONSTRUCTIONS and CONSTRUCTIONS[m].check(n, dim) is None]
-    return dim < n - 1 and n > 2 * dim and not inits
+    others = [m for m in CODE_METHODS + INIT_METHODS if m in CONSTRUCTIONS and CONSTRUCTIONS[m].check(n, dim) is None]
+    return dim < n - 1 and n > 2 * dim and not others
 
 
 def run_grid(ns: list[int], dims: list[int], methods: list[str], seed: int) -> list[dict]:

@@ -233,3 +233,13 @@ def test_auto_searches_elsewhere_and_polishes_registered_inits(monkeypatch):
     polished = max_cosine(lse_vectors(n, dim, steps=150, init=rv(n, dim, 99)))
     assert both.max_cosine == pytest.approx(min(plain.max_cosine, polished))
     assert both.params["chosen"] == ("lse from fakeinit" if polished < plain.max_cosine else "lse")
+
+
+def test_auto_keeps_a_binary_code_that_beats_the_search():
+    n, dim = 40, 16  # N > 2d: no closed form; the extended BCH(15) code gives s_max = 1 - 2*6/16 = 0.25
+    code = generate(n, dim, "bch")
+    short = generate(n, dim, "auto", steps=1)  # one lse step: still about random, far worse than the code
+    assert short.params["chosen"] == "bch" and short.params["code"] == code.params["code"]
+    assert np.array_equal(short.vectors, code.vectors) and short.max_cosine == pytest.approx(0.25)
+    full = generate(n, dim, "auto")  # a full search beats the code here
+    assert full.params["chosen"] == "lse" and full.max_cosine < 0.25
