@@ -18,7 +18,8 @@ class SeparationReport:
 
     ``gap_to_rankin`` is ``max_cosine - rankin_bound``: zero means provably optimal.
     ``bound_lower`` / ``bound_upper`` is the interval that holds the optimum of (P) at (N, d)
-    (:func:`spherecode.bounds.bound_interval`: Rankin, Levenshtein, Gilbert-Varshamov, known codes);
+    (:func:`spherecode.bounds.bound_interval`: Rankin, Levenshtein, Gilbert-Varshamov, known codes;
+    the upper end is never above the codebook's own s_max, which is achieved);
     ``gap_to_lower`` is ``max_cosine - bound_lower``, the most this codebook could still improve.
     """
 
@@ -63,6 +64,7 @@ def analyze(codebook: Codebook) -> SeparationReport:
     s = codebook.max_cosine
     bound = rankin_bound(codebook.n, codebook.dim)
     lower, upper = bound_interval(codebook.n, codebook.dim)
+    upper = s if upper is None else min(upper, s)  # the codebook itself is an achievable value
     return SeparationReport(
         n=codebook.n,
         dim=codebook.dim,

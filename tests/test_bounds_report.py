@@ -78,8 +78,10 @@ def test_analyze_adds_interval_and_gap():
     cb = generate(30, 5, "random")
     rep = analyze(cb)
     lo, hi = bound_interval(30, 5)
-    assert rep.bound_lower == lo and rep.bound_upper == hi
+    assert rep.bound_lower == lo and rep.bound_upper == hi  # a random codebook is worse than the cheap upper end
     assert rep.gap_to_lower == pytest.approx(rep.max_cosine - lo)
+    code = generate(40, 16, "bch")  # s_max 0.25 is below the cheap upper end 1/3: the codebook is the witness
+    assert bound_interval(40, 16)[1] == pytest.approx(1 / 3) and analyze(code).bound_upper == 0.25
     assert "gap to best lower bound" in rep.format()
     opt = analyze(Codebook(np.vstack([np.eye(4), -np.eye(4)])))
     assert opt.gap_to_lower == 0.0
