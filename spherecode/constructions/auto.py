@@ -9,7 +9,7 @@ valid at (N, d) as it is, and polishes with :mod:`lse` every construction named 
 ``chosen`` (with the code's parameters when a code wins).
 
 The binary codes win where N is large for d and d is a code length: at N = 21841, d = 1024 the
-extended BCH(1023) code has s_max 0.03125 where lse's default run reaches 0.0806 (and polishing the
+extended BCH(1023) code has s_max 0.03125 where lse's default run reaches 0.0649 (and polishing the
 code with lse leaves it at 0.03125: its worst pairs are too many and too rigid); at N = 1000, d = 64
 the extended BCH(63) code has 0.125 against lse's 0.146. Elsewhere lse wins (N = 1000, d = 128:
 0.073 against 0.125; d = 256: 0.032 against BCH(255)'s 0.059).
