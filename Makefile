@@ -23,7 +23,7 @@ install: $(STAMP)
 run: $(STAMP)
 	mkdir -p runs
 	$(BIN)/spherecode generate -n $(N) -d $(DIM) -o runs/codebook-$(N)x$(DIM).npz --force
-	$(BIN)/spherecode analyze runs/codebook-$(N)x$(DIM).npz
+	$(BIN)/spherecode bounds -n $(N) -d $(DIM)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
