@@ -274,8 +274,7 @@ def lse_vectors(
         _descend(x, search, steps, (t_start, t_end), (lr_start, lr_end), stop_at, bar, history, clock)
     if bar is not None:
         bar.close()
-    best = search.best_x.to(device="cpu", dtype=torch.float64).numpy()
-    best = best / np.linalg.norm(best, axis=1, keepdims=True)
+    best = normalize_rows(search.best_x.to(device="cpu", dtype=torch.float64).numpy())
     if start is not None:  # float32 rounding could lose a hair against an exact float64 init
         if max_cosine(start) <= max_cosine(best):
             return start
