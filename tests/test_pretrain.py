@@ -12,10 +12,11 @@ from spherecode.train.pretrain import PretrainConfig
 SPEC = "synthetic:classes=4,per_class=16,test_per_class=8,image_size=8"
 TINY = {"spec": SPEC, "arch": "resnet10", "width": 4, "batch_size": 32, "workers": 0, "n_local": 2,
         "proj_hidden": 32, "proj_dim": 16, "proj_layers": 2, "knn_k": 10, "lr": 3e-3, "progress": False,
-        "block_size": 16}
+        "hypersolid_block_size": 16, "hydes_block_size": 16}
 
 
-@pytest.mark.parametrize("loss,extra", [("hypersolid", {"alpha": 0.5}), ("clamp", {}), ("hydes", {"kappa": 5.0})])
+@pytest.mark.parametrize("loss,extra", [("hypersolid", {"hypersolid_alpha": 0.5}), ("clamp", {}),
+                                       ("hydes", {"hydes_kappa": 5.0})])
 def test_pretraining_decreases_every_loss_and_knn_beats_chance(loss, extra, tmp_path):
     from spherecode.train.loop import fit
 
@@ -87,7 +88,7 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
     # GroupNorm backbone and a projector without BatchNorm: no per-rank batch statistics
     cfg = override(PretrainConfig(), {**TINY, "spec": "synthetic:classes=4,per_class=8,image_size=16,noise=8",
                                       "norm": "group", "proj_layers": 1, "epochs": 2, "eval_every": 0,
-                                      "batch_size": 16, "loss": loss, "alpha": 0.3, "kappa": 5.0})
+                                      "batch_size": 16, "loss": loss, "hypersolid_alpha": 0.3})
     single = fit(override(cfg, {"out": str(tmp_path / "one")}), log=lambda s: None)
     spawn_ranks(_ddp_worker, 2, free_port(), cfg.to_dict(), str(tmp_path / "two"))
     ddp = load_checkpoint(tmp_path / "two")

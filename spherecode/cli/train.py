@@ -14,13 +14,9 @@ from typing import Any
 from .common import print_json
 
 
-def _flag(name: str, f: dataclasses.Field) -> str:
-    return f.metadata.get("flag") or "--" + name.replace("_", "-")
-
-
 def add_config_flags(p: argparse.ArgumentParser, cfg_type: type | None = None) -> None:
     """One flag per config field (default: leave the recipe's value), grouped by section."""
-    from ..train.config import TrainConfig, field_table
+    from ..train.config import TrainConfig, field_table, flag_of
 
     table = field_table(cfg_type or TrainConfig)
     groups: dict[str, Any] = {}
@@ -30,10 +26,10 @@ def add_config_flags(p: argparse.ArgumentParser, cfg_type: type | None = None) -
         helptext = f"{f.metadata.get('help', '')} (default {default})"
         base = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
         if base[0] is bool:
-            group.add_argument(_flag(name, f), dest=name, action=argparse.BooleanOptionalAction,
+            group.add_argument(flag_of(name, f), dest=name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=helptext)
         else:
-            group.add_argument(_flag(name, f), dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=helptext)
+            group.add_argument(flag_of(name, f), dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=helptext)
 
 
 def collect_overrides(args: argparse.Namespace, cfg_type: type | None = None) -> dict[str, Any]:
@@ -52,16 +48,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_flags(p)
     p.set_defaults(run=run_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a training checkpoint: top-1/5, per-class accuracy, confusions",
-                       description="Evaluate from the checkpoint alone (codebook and config are stored in it).")
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint: top-1/5, per-class accuracy, confusions (a "
+                       "pretraining run: k-NN and linear probe)",
+                       description="Evaluate from the checkpoint alone (codebook and config are stored in it). A "
+                                   "classifier run reports top-1/5, per-class accuracy and confusions; a pretraining "
+                                   "run has no classifier and reports the k-NN and linear-probe accuracy of its "
+                                   "features (as `spherecode geometry`).")
     p.add_argument("checkpoint", help="checkpoint.pt or a run directory")
     p.add_argument("--data", help="dataset spec (default: the one it was trained on)")
-    p.add_argument("--split", default="test", help="test (CIFAR) / val (ImageNet); default test")
+    p.add_argument("--split", default="test", help="train | test | val (test for CIFAR, val for ImageNet); default test")
     p.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
     p.add_argument("--batch-size", type=int, default=256, help="images per batch (default 256)")
     p.add_argument("--workers", type=int, default=0, help="loader worker processes (default 0)")
     p.add_argument("--amp", default="auto", help="off | bf16 | fp16 | auto (default auto)")
-    p.add_argument("--top", type=int, default=10, help="how many confused pairs to list (default 10)")
+    p.add_argument("--top", type=int, default=10, help="how many confused pairs to list, >= 0 (default 10)")
+    p.add_argument("--probe-epochs", type=int, default=100, help="pretraining runs: linear-probe epochs (default 100)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_evaluate)
 
@@ -96,9 +97,27 @@ def fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..train.evaluate import evaluate_checkpoint
+    from ..errors import check_int
+    from ..train.checkpoint import load_run
+    from ..train.evaluate import check_eval_arguments, evaluate_checkpoint
 
-    report = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split, device=args.device,
+    check_eval_arguments(args.split, args.batch_size, args.workers, args.top)
+    check_int("--probe-epochs", args.probe_epochs, minimum=0)
+    run = load_run(args.checkpoint, build_model=False)
+    if run.task_name == "pretrain":
+        from ..train.representation import evaluate_representation
+
+        rep = evaluate_representation(run, data=args.data, split=args.split, device=args.device,
+                                      batch_size=args.batch_size, workers=args.workers,
+                                      knn_k=run.config.ssl.knn_k, knn_temperature=run.config.ssl.knn_temperature,
+                                      probe_epochs=args.probe_epochs)
+        if args.json:
+            print_json(rep.to_dict())
+        else:
+            print(f"{run.path}: {run.describe()}; features of the frozen backbone")
+            print(rep.format())
+        return 0
+    report = evaluate_checkpoint(run, data=args.data, split=args.split, device=args.device,
                                  batch_size=args.batch_size, workers=args.workers, amp=args.amp, top_pairs=args.top)
     if args.json:
         print_json(report.to_dict())

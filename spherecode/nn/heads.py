@@ -7,8 +7,10 @@ and features :math:`f`, the output is :math:`z = f / \lVert f \rVert` and
            \qquad \hat y = \arg\max_i \langle z, c_i \rangle .
 
 The prototypes are a buffer, never trained. ``relabelling`` chooses which prototype each class
-uses: ``None`` (class ``y`` gets row ``y`` of the codebook's vectors), ``"fixed"`` (the codebook's
-stored permutation, ``codebook.prototypes``), or ``"learned"`` (a relaxed permutation trained
+uses: ``"auto"``, the default (the codebook's stored permutation when it has one, else row ``y``
+for class ``y``), ``"none"`` (row ``y`` of the codebook's vectors, ignoring a stored permutation:
+an explicit choice), ``"fixed"`` (the codebook's stored permutation, ``codebook.prototypes``;
+required), or ``"learned"`` (a relaxed permutation trained
 jointly, :class:`spherecode.relabel.learned.SinkhornPermutation`: soft class-ordered prototypes in
 training, the rounded hard permutation in evaluation).
 
@@ -35,7 +37,7 @@ from torch import nn
 from ..codebook import Codebook
 from ..errors import SpherecodeError, check_choice
 
-RELABELLINGS = ("none", "fixed", "learned")
+RELABELLINGS = ("auto", "none", "fixed", "learned")
 
 
 class Relabelling(Protocol):
@@ -62,14 +64,17 @@ class PrototypeHead(nn.Module):
     Args:
         codebook: the codebook (N prototypes in R^d; N = number of classes).
         temperature: :math:`\\tau > 0`.
-        relabelling: ``None``/``"none"``, ``"fixed"`` or ``"learned"`` (see the module docstring).
+        relabelling: ``"auto"`` (default; also ``None``), ``"none"``, ``"fixed"`` or ``"learned"``
+            (see the module docstring); ``self.relabelling`` holds the resolved choice.
         relabeller: an explicit learned relabelling module (else one is built for ``"learned"``).
     """
 
     def __init__(self, codebook: Codebook, temperature: float = 0.1, relabelling: str | None = None,
                  relabeller: nn.Module | None = None) -> None:
         super().__init__()
-        relabelling = check_choice("relabelling", relabelling or "none", RELABELLINGS)
+        relabelling = check_choice("relabelling", relabelling or "auto", RELABELLINGS)
+        if relabelling == "auto":
+            relabelling = "fixed" if codebook.permutation is not None else "none"
         if not temperature > 0:
             raise SpherecodeError(f"Argument 'temperature' must be positive, not {temperature}.")
         if relabelling == "fixed" and codebook.permutation is None:

@@ -6,19 +6,23 @@ r"""Checkpoints: one file holding everything to resume exactly or to evaluate wi
     epoch         completed epochs
     config        the full TrainConfig as a dict
     data          the training set's description (kind, classes, class names, image size)
-    task          task name; task_state: e.g. the codebook (vectors, metadata JSON, permutation)
-    model         state_dict of the unwrapped model
+    task          task name; task_state: e.g. the codebook (its own .npz serialisation, as uint8 bytes)
+    model         state_dict of the unwrapped model; ema: the EMA weights when ``ema_decay`` is set
     optimizer, schedule, scaler     their state_dicts (scaler None without fp16)
     rng           torch, CUDA, numpy and Python random states
     history       the metrics of every completed epoch (metrics.jsonl is rebuilt from it on resume)
 
 Files are read with ``weights_only=True``: only tensors and plain Python types are stored.
+
+:func:`load_run` is the one way to rebuild a run from its checkpoint (config of the right type,
+task, model, data description); resume, ``evaluate``, ``geometry`` and the probes all use it.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +90,93 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SpherecodeError(f"Checkpoint '{p}' is not a spherecode checkpoint (expected format {FORMAT}).")
     return state
+
+
+@dataclass
+class DataInfo:
+    """The training set as described in a checkpoint: enough to rebuild the model without the data."""
+
+    kind: str
+    image_size: int
+    class_names: list[str]
+    source: str = ""
+    size: int = 0
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "source": self.source, "size": self.size, "num_classes": self.num_classes,
+                "image_size": self.image_size}
+
+
+@dataclass
+class Run:
+    """A run rebuilt from its checkpoint: ``config`` (of the task's config type), ``task``, ``model``
+    (weights loaded, on the requested device), ``data`` (the training set's description) and
+    ``state`` (the whole checkpoint dict: epoch, optimiser, history, ...)."""
+
+    path: Path
+    config: Any
+    task: Any
+    model: Any
+    data: DataInfo
+    state: dict[str, Any] = field(repr=False)
+
+    @property
+    def task_name(self) -> str:
+        return str(self.state.get("task", "supervised"))
+
+    @property
+    def epoch(self) -> int:
+        return int(self.state.get("epoch", 0))
+
+    def describe(self) -> str:
+        """One phrase naming the run, e.g. "a pretrain run (hypersolid) at epoch 3/10"."""
+        extra = f" ({self.config.ssl.loss})" if hasattr(self.config, "ssl") else ""
+        return f"a {self.task_name} run{extra} at epoch {self.epoch}/{self.config.run.epochs}"
+
+
+def load_run(path: str | Path, device: str | Any = "cpu", ema: bool = False, build_model: bool = True) -> Run:
+    """Rebuild a run from ``path`` (checkpoint file or run directory) alone: no codebook file or data needed.
+
+    The stored task name chooses the config type (:mod:`spherecode.train.registry`); a checkpoint
+    without a config, task or data description is refused in one line. ``ema``: load the EMA
+    weights (when the run kept them) instead of the trained ones.
+    """
+    from .config import from_dict
+    from .registry import TASKS, build_task, config_type
+
+    p = checkpoint_path(path)
+    state = load_checkpoint(p)
+    missing = [k for k in ("config", "data", "model") if not isinstance(state.get(k), dict)]
+    if missing:
+        raise SpherecodeError(f"Checkpoint '{p}' has no {', '.join(missing)}: it cannot be rebuilt "
+                              "(written by another tool or truncated).")
+    name = state.get("task", "supervised")
+    if name not in TASKS:
+        raise SpherecodeError(f"Checkpoint '{p}' is a run of task {name!r}, which this version does not know "
+                              f"(known: {', '.join(TASKS)}).")
+    try:
+        config = from_dict(state["config"], config_type(name))
+    except SpherecodeError as exc:
+        raise SpherecodeError(f"Checkpoint '{p}' ({name} run): {exc}") from None
+    d = state["data"]
+    try:
+        data = DataInfo(kind=str(d["kind"]), image_size=int(d["image_size"]), class_names=[str(c) for c in d["class_names"]],
+                        source=str(d.get("source", "")), size=int(d.get("size", 0)))
+    except (KeyError, TypeError, ValueError):
+        raise SpherecodeError(f"Checkpoint '{p}': its data description is incomplete.") from None
+    task = build_task(config, data, state.get("task_state"))
+    model = None
+    if build_model:
+        model = task.build_model()
+        weights = state["model"]
+        if ema:
+            if not isinstance(state.get("ema"), dict):
+                raise SpherecodeError(f"Checkpoint '{p}' holds no EMA weights (the run had no --ema-decay).")
+            weights = state["ema"]
+        model.load_state_dict(weights)
+        model.to(device)
+    return Run(path=p, config=config, task=task, model=model, data=data, state=state)

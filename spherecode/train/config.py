@@ -3,7 +3,10 @@ r"""Typed training configuration: dataclasses, loadable from TOML, overridable f
 A :class:`TrainConfig` has one section per concern (``[data]``, ``[model]``, ``[optim]``,
 ``[run]``); every field carries a help text and maps one-to-one onto a command-line flag
 (``--batch-size`` sets ``data.batch_size``; a few fields have a short flag: ``--data`` for
-``data.spec``). Field names are unique across sections, so a flag names exactly one field.
+``data.spec``). Field names are unique across sections, so a flag names exactly one field; a section
+marked ``QUALIFIED`` (the per-loss sections of pretraining) prefixes its fields with its name
+(``[hydes] alpha`` is ``--hydes-alpha``). Each field declares its valid range; a value outside it
+is refused in one line naming the key and its flag.
 TOML has no null: leave a key out to keep its default (``None`` where that means "off/auto").
 
 Examples:
@@ -13,12 +16,13 @@ Examples:
     >>> from_dict({"run": {"epoch": 3}})
     Traceback (most recent call last):
     ...
-    spherecode.errors.SpherecodeError: Unknown config key 'run.epoch'; valid keys in [run]: amp, channels_last, compile, device, epochs, eval_every, log_every, out, progress, seed, sync_bn, task.
+    spherecode.errors.SpherecodeError: Unknown config key 'run.epoch'; valid keys in [run]: amp, channels_last, checkpoint_every, compile, device, epochs, eval_every, keep_best, log_every, out, progress, seed, sync_bn, task.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -33,65 +37,109 @@ except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 
-def _f(default: Any, help: str, flag: str | None = None) -> Any:  # noqa: A002
-    meta = {"help": help, "flag": flag}
+def _f(default: Any, help: str, flag: str | None = None, *, min: float | None = None,  # noqa: A002
+       max: float | None = None, positive: bool = False, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field: its default, help text, optional short flag and the range of valid values
+    (``min``/``max`` inclusive, ``positive`` for > 0, ``choices`` for strings); checked by :func:`coerce`."""
+    meta = {"help": help, "flag": flag, "min": min, "max": max, "positive": positive, "choices": choices}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
+def default_workers() -> int:
+    """Loader worker processes per rank when ``workers`` is left out: ``min(4, CPUs - 1)`` (0 on one core)."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(4, cpus - 1))
+
+
 @dataclass
 class DataConfig:
     spec: str = _f("synthetic", "dataset: cifar100:PATH | imagenet:PATH | synthetic[:key=value,...]", flag="--data")
-    batch_size: int = _f(128, "global batch size (images per step, split across ranks)")
-    eval_batch_size: int | None = _f(None, "evaluation batch size per rank (default: batch_size)")
-    workers: int = _f(4, "data-loading worker processes per rank")
+    batch_size: int = _f(128, "global batch size (images per step, split across ranks)", min=1)
+    eval_batch_size: int | None = _f(None, "evaluation batch size per rank (default: batch_size)", min=1)
+    workers: int | None = _f(None, "data-loading worker processes per rank (default: min(4, CPUs - 1))", min=0)
+    pipeline: str = _f("auto", "input pipeline: device (whole dataset as one uint8 tensor on the training device, "
+                       "batched crop/flip there) | workers (per-sample loader) | auto (device for CIFAR-style "
+                       "in-memory data with the standard crop/flip, else workers)", choices=("auto", "device", "workers"))
 
 
 @dataclass
-class ModelConfig:
+class EncoderConfig:
+    """The backbone (what pretraining trains; the supervised :class:`ModelConfig` adds the head)."""
+
     arch: str = _f("resnet18", "backbone: resnet10 | resnet18 | resnet34 | resnet50")
-    variant: str = _f("auto", "stem: cifar (3x3, no max-pool) | imagenet (7x7 + max-pool) | auto (from the data)")
-    width: int = _f(64, "channels of the first stage (64 in the papers)")
-    norm: str = _f("batch", "normalisation layers: batch | group")
-    head: str = _f("prototype", "classifier head: prototype | linear")
-    codebook: str | None = _f(None, "codebook .npz for the prototype head (N = classes)")
-    temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature")
-    relabelling: str = _f("none", "class -> prototype: none | fixed (codebook's permutation) | learned")
-    relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss")
-    dim: int | None = _f(None, "projection dimension before the head (prototype: codebook d; linear: none)")
+    variant: str = _f("auto", "stem: cifar (3x3, no max-pool) | imagenet (7x7 + max-pool) | auto (from the data)",
+                      choices=("auto", "cifar", "imagenet"))
+    width: int = _f(64, "channels of the first stage (64 in the papers)", min=1)
+    norm: str = _f("batch", "normalisation layers: batch | group", choices=("batch", "group"))
 
 
 @dataclass
-class OptimConfig:
-    optimizer: str = _f("sgd", "sgd (momentum) | adamw")
-    lr: float = _f(0.1, "peak learning rate (per global batch)")
-    momentum: float = _f(0.9, "SGD momentum (AdamW beta1 stays 0.9)")
+class ModelConfig(EncoderConfig):
+    """The backbone and the classifier head."""
+
+    head: str = _f("prototype", "classifier head: prototype | linear", choices=("prototype", "linear"))
+    codebook: str | None = _f(None, "codebook .npz for the prototype head (N = classes)")
+    temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature", positive=True)
+    relabelling: str = _f("auto", "class -> prototype: auto (the codebook's stored permutation when it has one, "
+                          "else identity) | none (raw rows, ignoring a stored permutation) | fixed (the stored "
+                          "permutation, required) | learned", choices=("auto", "none", "fixed", "learned"))
+    relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss", min=0.0)
+    dim: int | None = _f(None, "projection dimension before the head (prototype: codebook d; linear: none)", min=1)
+
+
+@dataclass
+class CommonOptimConfig:
+    """Optimiser, schedule and regularisation settings shared by every task."""
+
+    optimizer: str = _f("sgd", "sgd (momentum) | adamw", choices=("sgd", "adamw"))
+    lr: float = _f(0.1, "peak learning rate (per global batch)", positive=True)
+    momentum: float = _f(0.9, "SGD momentum (AdamW beta1)", min=0.0, max=0.999999)
     nesterov: bool = _f(False, "Nesterov momentum for SGD")
-    weight_decay: float = _f(5e-4, "weight decay (decoupled for AdamW)")
-    schedule: str = _f("cosine", "learning-rate schedule after warm-up: cosine | step | constant")
-    warmup_epochs: float = _f(0.0, "linear warm-up length in epochs (from lr/100... to lr)")
-    min_lr: float = _f(0.0, "final learning rate of the cosine schedule")
+    weight_decay: float = _f(5e-4, "weight decay (decoupled for AdamW)", min=0.0)
+    decay_norm_bias: bool = _f(True, "apply weight decay to normalisation and bias parameters too "
+                               "(--no-decay-norm-bias excludes them, as timm does)")
+    schedule: str = _f("cosine", "learning-rate schedule after warm-up: cosine | step | constant",
+                       choices=("cosine", "step", "constant"))
+    warmup_epochs: float = _f(0.0, "linear warm-up length in epochs: step t of W uses lr * (t + 1) / W "
+                              "(must not exceed the run)", min=0.0)
+    min_lr: float = _f(0.0, "final learning rate of the cosine schedule", min=0.0)
     milestones: list[int] = _f([], "epochs at which the step schedule multiplies lr by gamma")
-    gamma: float = _f(0.1, "step-schedule factor")
-    loss: str = _f("ce", "supervised loss: ce (cross-entropy on logits) | mettes ((1 - cos)^2, prototype head)")
-    label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy")
-    grad_clip: float | None = _f(None, "clip the global gradient norm to this value (off when absent)")
+    gamma: float = _f(0.1, "step-schedule factor", positive=True)
+    grad_clip: float | None = _f(None, "clip the global gradient norm to this value (off when absent)", positive=True)
+    ema_decay: float | None = _f(None, "keep an exponential moving average of the weights with this decay "
+                                 "(e.g. 0.999; evaluation and the checkpoint's 'ema' use it; off when absent)",
+                                 min=0.0, max=0.999999999)
+
+
+@dataclass
+class OptimConfig(CommonOptimConfig):
+    """The shared settings and the supervised loss."""
+
+    loss: str = _f("ce", "supervised loss: ce (cross-entropy on logits) | mettes ((1 - cos)^2, prototype head)",
+                   choices=("ce", "mettes"))
+    label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy", min=0.0, max=1.0)
 
 
 @dataclass
 class RunConfig:
     task: str = _f("supervised", "what to train: supervised (classification with a head)")
-    epochs: int = _f(200, "training epochs")
+    epochs: int = _f(200, "training epochs", min=1)
     device: str = _f("auto", "cpu | cuda | cuda:N | auto (cuda when available)")
-    amp: str = _f("auto", "mixed precision: off | bf16 | fp16 | auto (bf16 on CUDA, off on CPU)")
+    amp: str = _f("auto", "mixed precision: off | bf16 | fp16 | auto (bf16 on CUDA, off on CPU)",
+                  choices=("off", "bf16", "fp16", "auto"))
     compile: bool = _f(False, "torch.compile the model")
     channels_last: bool = _f(True, "channels_last memory format on CUDA")
     sync_bn: bool = _f(True, "SyncBatchNorm under multi-GPU DDP (CUDA only)")
-    seed: int = _f(0, "seed of initialisation, sampling and augmentation")
+    seed: int = _f(0, "seed of initialisation, sampling and augmentation", min=0, max=2**63 - 1)
     out: str | None = _f(None, "run directory for metrics.jsonl and checkpoints")
-    eval_every: int = _f(1, "evaluate on the test/val split every this many epochs (0: never)")
-    log_every: int = _f(20, "update the progress bar every this many steps")
+    eval_every: int = _f(1, "evaluate on the test/val split every this many epochs and at the end (0: never)", min=0)
+    checkpoint_every: int = _f(1, "write the checkpoint every this many epochs and at the end", min=1)
+    keep_best: bool = _f(False, "also keep best.pt: the checkpoint of the epoch with the best val_top1")
+    log_every: int = _f(20, "update the progress bar every this many steps", min=1)
     progress: bool = _f(True, "show a progress bar (rank 0, when stderr is a terminal)")
 
 
@@ -121,25 +169,57 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def field_key(section: str, section_type: type, name: str) -> str:
+    """The flag/override key of a field: its name, or ``section_name`` in a section whose fields are
+    qualified (``QUALIFIED = True``: the per-loss sections, whose argument names repeat, e.g. ``hydes_alpha``)."""
+    return f"{section}_{name}" if getattr(section_type, "QUALIFIED", False) else name
+
+
+def flag_of(key: str, f: dataclasses.Field) -> str:
+    """The command-line flag of a field (``--batch-size``; ``--data`` for ``data.spec``)."""
+    return f.metadata.get("flag") or "--" + key.replace("_", "-")
+
+
 def field_table(cfg_type: type = TrainConfig) -> dict[str, tuple[str, dataclasses.Field, Any]]:
-    """Field name -> (section, field, type) over all sections; names are unique."""
+    """Key (see :func:`field_key`) -> (section, field, type) over all sections; keys are unique."""
     table: dict[str, tuple[str, dataclasses.Field, Any]] = {}
     for sec, sec_type in sections(cfg_type).items():
         hints = typing.get_type_hints(sec_type)
         for f in dataclasses.fields(sec_type):
-            if f.name in table:
-                raise AssertionError(f"config field {f.name!r} appears in two sections")
-            table[f.name] = (sec, f, hints[f.name])
+            key = field_key(sec, sec_type, f.name)
+            if key in table:
+                raise AssertionError(f"config key {key!r} appears in two sections")
+            table[key] = (sec, f, hints[f.name])
     return table
 
 
-def coerce(name: str, value: Any, tp: Any) -> Any:
-    """Check/convert ``value`` for a field of annotation ``tp``; raise naming the field."""
+def _check_range(name: str, value: Any, f: dataclasses.Field | None) -> Any:
+    if f is None or value is None:
+        return value
+    meta = f.metadata
+    lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
+    if choices and value not in choices:
+        raise SpherecodeError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpherecodeError(f"{name} must be a finite number, not {value!r}.")
+        if meta.get("positive") and not value > 0:
+            raise SpherecodeError(f"{name} must be positive, not {value!r}.")
+        if lo is not None and value < lo:
+            raise SpherecodeError(f"{name} must be at least {lo}, not {value!r}.")
+        if hi is not None and value > hi:
+            raise SpherecodeError(f"{name} must be at most {hi}, not {value!r}.")
+    return value
+
+
+def coerce(name: str, value: Any, tp: Any, f: dataclasses.Field | None = None) -> Any:
+    """Check/convert ``value`` for a field of annotation ``tp`` (and the range declared on ``f``);
+    raise naming the field (``name`` is e.g. "Config key 'data.batch_size' (--batch-size)")."""
     base, optional = _base_type(tp)
     if value is None:
         if optional:
             return None
-        raise SpherecodeError(f"Config key '{name}' cannot be empty.")
+        raise SpherecodeError(f"{name} cannot be empty.")
     try:
         if base is bool:
             if isinstance(value, bool):
@@ -150,28 +230,32 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
         if base is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return int(value)
+            return _check_range(name, int(value), f)
         if base is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            return _check_range(name, float(value), f)
         if base is str:
             if not isinstance(value, str):
                 raise ValueError
-            return value
+            return _check_range(name, value, f)
         if typing.get_origin(base) is list:
             if isinstance(value, str):
                 value = [v for v in value.split(",") if v.strip()]
             return [int(v) for v in value]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     else:
         return value
-    raise SpherecodeError(f"Config key '{name}' must be {getattr(base, '__name__', str(base))}, not {value!r}.")
+    raise SpherecodeError(f"{name} must be {getattr(base, '__name__', str(base))}, not {value!r}.")
+
+
+def _label(sec: str, sec_type: type, f: dataclasses.Field) -> str:
+    return f"Config key '{sec}.{f.name}' ({flag_of(field_key(sec, sec_type, f.name), f)})"
 
 
 def from_dict(data: dict[str, Any], cfg_type: type = TrainConfig) -> Any:
-    """Build a config from nested dicts (as parsed from TOML); unknown keys are errors."""
+    """Build a config from nested dicts (as parsed from TOML); unknown keys and out-of-range values are errors."""
     secs = sections(cfg_type)
     kwargs = {}
     for sec, values in data.items():
@@ -180,11 +264,12 @@ def from_dict(data: dict[str, Any], cfg_type: type = TrainConfig) -> Any:
         if not isinstance(values, dict):
             raise SpherecodeError(f"Config section '[{sec}]' must be a table.")
         hints = typing.get_type_hints(secs[sec])
-        known = {f.name for f in dataclasses.fields(secs[sec])}
+        fields = {f.name: f for f in dataclasses.fields(secs[sec])}
         for key in values:
-            if key not in known:
-                raise SpherecodeError(f"Unknown config key '{sec}.{key}'; valid keys in [{sec}]: {', '.join(sorted(known))}.")
-        kwargs[sec] = secs[sec](**{k: coerce(f"{sec}.{k}", v, hints[k]) for k, v in values.items()})
+            if key not in fields:
+                raise SpherecodeError(f"Unknown config key '{sec}.{key}'; valid keys in [{sec}]: {', '.join(sorted(fields))}.")
+        kwargs[sec] = secs[sec](**{k: coerce(_label(sec, secs[sec], fields[k]), v, hints[k], fields[k])
+                                   for k, v in values.items()})
     return cfg_type(**kwargs)
 
 
@@ -201,14 +286,15 @@ def load_toml(path: str | Path, cfg_type: type = TrainConfig) -> Any:
 
 
 def override(cfg: Any, updates: dict[str, Any]) -> Any:
-    """A copy of ``cfg`` with ``{field name: value}`` applied (field names are unique across sections)."""
+    """A copy of ``cfg`` with ``{key: value}`` applied (keys as in :func:`field_table`: unique across sections)."""
     table = field_table(type(cfg))
-    new = dataclasses.replace(cfg, **{s: dataclasses.replace(getattr(cfg, s)) for s in sections(type(cfg))})
-    for name, value in updates.items():
-        if name not in table:
-            raise SpherecodeError(f"Unknown config field '{name}'; valid: {', '.join(sorted(table))}.")
-        sec, _, tp = table[name]
-        setattr(getattr(new, sec), name, coerce(f"{sec}.{name}", value, tp))
+    secs = sections(type(cfg))
+    new = dataclasses.replace(cfg, **{s: dataclasses.replace(getattr(cfg, s)) for s in secs})
+    for key, value in updates.items():
+        if key not in table:
+            raise SpherecodeError(f"Unknown config field '{key}'; valid: {', '.join(sorted(table))}.")
+        sec, f, tp = table[key]
+        setattr(getattr(new, sec), f.name, coerce(_label(sec, secs[sec], f), value, tp, f))
     return new
 
 

@@ -19,10 +19,10 @@ from torch import nn
 from ..data.loader import make_loader
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError
-from .checkpoint import load_checkpoint
-from .config import TrainConfig, from_dict
+from ..errors import check_choice, check_int
+from .checkpoint import Run, load_run
 from .distributed import resolve_device
-from .task import Task, build_task, topk_correct
+from .task import Task, topk_correct
 
 
 @dataclass
@@ -118,37 +118,46 @@ def evaluate_model(model: nn.Module, loader: Any, num_classes: int, device: torc
                       list(class_names or []))
 
 
-class _DataInfo:
-    """The training set as described in a checkpoint (enough to rebuild the model)."""
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        self.kind = info["kind"]
-        self.image_size = info["image_size"]
-        self.class_names = list(info["class_names"])
-        self.num_classes = len(self.class_names)
+SPLITS = ("train", "test", "val")
 
 
-def load_trained(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Task, TrainConfig, dict[str, Any]]:
-    """Rebuild the model, task and config from a checkpoint alone (no codebook file or data needed)."""
-    ck = load_checkpoint(path)
-    cfg = from_dict(ck["config"])
-    task = build_task(cfg, _DataInfo(ck["data"]), ck["task_state"])  # type: ignore[arg-type]
-    model = task.build_model()
-    model.load_state_dict(ck["model"])
-    model.to(device)
-    return model, task, cfg, ck
+def load_trained(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Task, Any, dict[str, Any]]:
+    """(model, task, config, checkpoint dict) of a run: :func:`~spherecode.train.checkpoint.load_run` as a tuple."""
+    run = load_run(path, device)
+    return run.model, run.task, run.config, run.state
 
 
-def evaluate_checkpoint(path: str | Path, data: str | None = None, split: str = "test", device: str = "auto",
+def check_eval_arguments(split: str, batch_size: int, workers: int, top_pairs: int | None = None) -> None:
+    """Refuse a bad ``--split``, ``--batch-size``, ``--workers`` or ``--top`` in one line, before any work."""
+    check_choice("--split", split, SPLITS)
+    check_int("--batch-size", batch_size, minimum=1)
+    check_int("--workers", workers, minimum=0)
+    if top_pairs is not None:
+        check_int("--top", top_pairs, minimum=0)
+
+
+def evaluate_checkpoint(path: str | Path | Run, data: str | None = None, split: str = "test", device: str = "auto",
                         batch_size: int = 256, workers: int = 0, amp: str = "auto", top_pairs: int = 10) -> EvalReport:
-    """Evaluate a checkpoint on ``split`` of ``data`` (default: the dataset it was trained on)."""
+    """Evaluate a classifier checkpoint on ``split`` of ``data`` (default: the dataset it was trained on).
+
+    A pretraining run has no classifier: it is refused in one line (see
+    :func:`spherecode.train.representation.evaluate_representation` for its k-NN and linear probe).
+    """
     from .loop import resolve_amp
 
+    check_eval_arguments(split, batch_size, workers, top_pairs)
     dev = resolve_device(device)
-    model, task, cfg, ck = load_trained(path, dev)
+    run = path if isinstance(path, Run) else load_run(path, build_model=False)
+    if run.task_name != "supervised":
+        raise SpherecodeError(f"Checkpoint '{run.path}' is {run.describe()}: it has no classifier to evaluate; "
+                              "measure its features with `spherecode geometry` (k-NN and linear probe).")
+    if run.model is None:
+        run = load_run(run.path, dev)
+    model, task, cfg = run.model, run.task, run.config
+    model.to(dev)
     spec = data or cfg.data.spec
     base = build_dataset(spec, split)
-    n_classes = len(ck["data"]["class_names"])
+    n_classes = run.data.num_classes
     if base.num_classes != n_classes:
         raise SpherecodeError(f"Argument '--data': '{spec}' has {base.num_classes} classes but the checkpoint was trained "
                               f"on {n_classes}.")

@@ -4,7 +4,10 @@ r"""The training loop, shared by every :class:`~spherecode.train.task.Task`.
 task (which checks the codebook against the data before anything trains), build model, optimiser
 (SGD with momentum or AdamW), warm-up + cosine schedule and mixed precision, then for each epoch
 train, evaluate, append a line to ``RUN_DIR/metrics.jsonl`` and write ``RUN_DIR/checkpoint.pt``
-(rank 0 only). Per-step work stays on the device: metric sums are tensors, reduced once per epoch.
+(rank 0 only; every ``checkpoint_every`` epochs and at the end). Per-step work stays on the device:
+metric sums are tensors, reduced once per epoch. Batches arrive on the device: CIFAR-style data as
+one resident uint8 tensor augmented in whole batches (:mod:`spherecode.data.resident`), other data
+through loader workers, crossing as uint8 and normalised on the device.
 
 Reproducibility: the model is initialised from ``seed``; the sampler permutes with ``seed + epoch``;
 each sample's augmentation is seeded by ``(seed, epoch, index)``. A resumed run therefore repeats
@@ -27,21 +30,28 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..codebook import Codebook
 from ..data.dataset import ImageDataset
-from ..data.loader import make_loader
+from ..data.loader import DeviceLoader, make_loader, split_normalize
+from ..data.resident import resident_loader
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError, check_choice
 from . import distributed
-from .checkpoint import CHECKPOINT, METRICS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig, from_dict, override, to_toml
+from .checkpoint import CHECKPOINT, METRICS, load_run, rng_state, save_checkpoint, set_rng_state
+from .config import default_workers, override, to_toml
+from .registry import build_task
 from .schedule import Schedule
-from .task import Task, build_task
+from .task import EvalContext, Task
 
 AMP_MODES = ("off", "bf16", "fp16", "auto")
 OPTIMIZERS = ("sgd", "adamw")
-#: Fields that may change when resuming (they do not change the maths of the run).
+#: Fields that may change when resuming (they do not change the maths of the run; a new ``epochs``
+#: re-plans the schedule's end and is said in the log).
 RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "progress", "log_every", "eval_every", "eval_batch_size",
-                       "compile", "out")
+                       "compile", "out", "checkpoint_every", "keep_best", "pipeline")
+#: The first line of a config.toml the trainer wrote (a file without it is the user's, never overwritten).
+CONFIG_HEADER = "# spherecode run config, written by the trainer (the checkpoint holds the same; edit a copy)"
+BEST = "best.pt"
 
 Log = Callable[[str], None]
 
@@ -62,27 +72,80 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def no_decay_groups(model: nn.Module, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Split each parameter group into decayed weights and non-decayed normalisation/bias parameters
+    (every parameter with at most one dimension: norm scales and shifts, biases), as timm does."""
+    small = {id(p) for p in model.parameters() if p.ndim <= 1}
+    out: list[dict[str, Any]] = []
+    for g in groups:
+        keep = [p for p in g["params"] if id(p) not in small]
+        free = [p for p in g["params"] if id(p) in small]
+        if keep:
+            out.append({**g, "params": keep})
+        if free:
+            out.append({**g, "params": free, "weight_decay": 0.0})
+    return out
+
+
+class EMA:
+    r"""An exponential moving average of a model's weights: after each step
+    :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta`; buffers (BatchNorm statistics) are copied."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay = float(decay)
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        ema_p = [p for p in self.model.parameters()]
+        cur_p = [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(ema_p, cur_p, 1.0 - self.decay)
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+
+
 class Trainer:
     """One training run; see the module docstring. ``resume`` is a run directory or checkpoint file.
 
+    ``codebook``: a :class:`~spherecode.codebook.Codebook` object for the prototype head (instead of
+    ``[model] codebook``, a file); it is stored in the checkpoint through its own serialisation.
+
     Everything that can be wrong with the user's input (data path, codebook size or dimension,
-    device, precision, run directory) raises :class:`SpherecodeError` from the constructor, before
-    any training step.
+    device, precision, run directory, warm-up, epochs) raises :class:`SpherecodeError` from the
+    constructor, before any training step.
     """
 
-    def __init__(self, config: TrainConfig, resume: str | Path | None = None,
-                 overrides: dict[str, Any] | None = None, log: Log | None = None) -> None:
+    def __init__(self, config: Any, resume: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None, log: Log | None = None,
+                 codebook: Codebook | None = None) -> None:
         self.checkpoint: dict[str, Any] | None = None
         self.resume_dir = None
+        self.notes: list[str] = []
+        self.codebook = codebook
         if resume is not None:
-            self.checkpoint = load_checkpoint(resume)
-            config = from_dict(self.checkpoint["config"], type(config))  # TrainConfig, PretrainConfig, ...
+            run = load_run(resume, build_model=False)
+            self.checkpoint = run.state
+            stored = run.config
             bad = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
             if bad:
                 raise SpherecodeError(f"Cannot change {', '.join(bad)} when resuming (the run would no longer be the same); "
                                       f"allowed: {', '.join(RESUMABLE_OVERRIDES)}.")
-            resume_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
-            config = override(config, {"out": str(resume_dir), **(overrides or {})})
+            if codebook is not None:
+                raise SpherecodeError("Argument 'codebook': a resumed run uses the codebook stored in its checkpoint.")
+            resume_dir = run.path.parent
+            config = override(stored, {"out": str(resume_dir), **(overrides or {})})
+            done = run.epoch
+            if config.run.epochs <= done:
+                raise SpherecodeError(f"Argument '--epochs' {config.run.epochs}: the run in '{resume_dir}' has already "
+                                      f"completed {done} of its {stored.run.epochs} epochs; give more than {done} "
+                                      "epochs to extend it, or leave --epochs out to finish it.")
+            if config.run.epochs != stored.run.epochs:
+                self.notes.append(f"epochs changed {stored.run.epochs} -> {config.run.epochs}: the schedule now ends at "
+                                  f"epoch {config.run.epochs} (stored in the checkpoint and config.toml)")
             self.resume_dir: Path | None = resume_dir
         elif overrides:
             config = override(config, overrides)
@@ -96,10 +159,40 @@ class Trainer:
             raise
 
     # ---------------------------------------------------------------- set-up
+    def _loader(self, base: ImageDataset, dataset: Any, batch: int, train: bool) -> Any:
+        """The loader of ``dataset`` (the task's view of ``base``) whose batches arrive on the device:
+        the resident path when it applies (``[data] pipeline``), else workers with uint8 transfer."""
+        cfg, dist = self.config, self.dist
+        common = dict(shuffle=train, seed=cfg.run.seed, rank=dist.rank, world_size=dist.world_size,
+                      drop_last=train, pad=train)
+        transform = getattr(dataset, "transform", None)
+        if cfg.data.pipeline != "workers" and transform is not None and getattr(dataset, "base", None) is base:
+            loader = resident_loader(base, transform, batch, self.device, channels_last=self.channels_last, **common)
+            if loader is not None:
+                return loader
+        if cfg.data.pipeline == "device" and train:
+            raise SpherecodeError(f"Argument '--pipeline' device: the data '{cfg.data.spec}' with this task's augmentation "
+                                  "cannot be held on the device (CIFAR-style images with crop/flip only); use "
+                                  "--pipeline workers or auto.")
+        norm = None
+        if transform is not None and hasattr(dataset, "base"):
+            stripped, norm = split_normalize(transform)
+            if norm is not None:
+                dataset = type(dataset)(dataset.base, stripped, seed=dataset.seed)
+        loader = make_loader(dataset, batch, workers=self.workers, pin_memory=self.device.type == "cuda", **common)
+        return DeviceLoader(loader, self.device, norm, self.channels_last)
+
     def _build(self) -> None:
         cfg, dist = self.config, self.dist
         self.amp_dtype = resolve_amp(cfg.run.amp, self.device)
         check_choice("optimizer", cfg.optim.optimizer, OPTIMIZERS)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.workers = default_workers() if cfg.data.workers is None else cfg.data.workers
+        if cfg.optim.warmup_epochs > cfg.run.epochs:
+            raise SpherecodeError(f"Argument '--warmup-epochs' {cfg.optim.warmup_epochs:g} is longer than the run "
+                                  f"({cfg.run.epochs} epochs): the learning rate would never reach its peak; "
+                                  "shorten the warm-up or train longer.")
         if cfg.data.batch_size % dist.world_size:
             raise SpherecodeError(f"Argument '--batch-size' {cfg.data.batch_size} must be divisible by the number of "
                                   f"processes ({dist.world_size}).")
@@ -121,7 +214,8 @@ class Trainer:
             raise SpherecodeError(f"Data '{cfg.data.spec}': train has {self.train_set.num_classes} classes, test "
                                   f"{self.eval_set.num_classes}.")
         ck = self.checkpoint
-        self.task: Task = build_task(cfg, self.train_set, ck["task_state"] if ck else None)
+        extra = {"codebook": self.codebook} if self.codebook is not None else {}
+        self.task: Task = build_task(cfg, self.train_set, ck["task_state"] if ck else None, **extra)
 
         seed_everything(cfg.run.seed)
         raw = self.task.build_model()
@@ -142,32 +236,37 @@ class Trainer:
         if cfg.run.compile:
             model = torch.compile(model)  # type: ignore[assignment]
         self.model = model
-
         o = cfg.optim
+        self.ema = EMA(raw, o.ema_decay) if o.ema_decay is not None else None
+        if self.ema is not None and ck is not None and isinstance(ck.get("ema"), dict):
+            self.ema.model.load_state_dict(ck["ema"])
+
         groups = self.task.param_groups(raw)
+        if not o.decay_norm_bias:
+            groups = no_decay_groups(raw, groups)
         if o.optimizer == "sgd":
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
                 groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
         else:
             self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=(o.momentum, 0.999), weight_decay=o.weight_decay)
-        pin = self.device.type == "cuda"
-        self.train_loader = make_loader(self.task.train_dataset(self.train_set), self.batch_per_rank, shuffle=True,
-                                        seed=cfg.run.seed, rank=dist.rank, world_size=dist.world_size,
-                                        workers=cfg.data.workers, pin_memory=pin, drop_last=True)
+        self.train_loader = self._loader(self.train_set, self.task.train_dataset(self.train_set), self.batch_per_rank, True)
         self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
             raise SpherecodeError(f"Argument '--batch-size' {cfg.data.batch_size} exceeds the training set "
                                   f"({len(self.train_set)} images): no full batch to train on.")
+        self.eval_batch = cfg.data.eval_batch_size or self.batch_per_rank
         self.eval_loader = None
         if self.eval_set is not None:
-            self.eval_loader = make_loader(self.task.eval_dataset(self.eval_set), cfg.data.eval_batch_size or self.batch_per_rank,
-                                           shuffle=False, rank=dist.rank, world_size=dist.world_size,
-                                           workers=cfg.data.workers, pin_memory=pin, drop_last=False, pad=False)
+            self.eval_loader = self._loader(self.eval_set, self.task.eval_dataset(self.eval_set), self.eval_batch, False)
+        self.eval_context = EvalContext(device=self.device, amp_dtype=self.amp_dtype, loader=self.eval_loader,
+                                        eval_set=self.eval_set, batch_size=self.eval_batch, workers=self.workers,
+                                        dist=dist)
         self.schedule = Schedule(o.lr, cfg.run.epochs * self.steps_per_epoch, round(o.warmup_epochs * self.steps_per_epoch),
                                  o.schedule, o.min_lr, o.milestones, o.gamma, self.steps_per_epoch, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self.best: float | None = None
         if ck is not None:
             self.optimizer.load_state_dict(ck["optimizer"])
             self.schedule.load_state_dict(ck["schedule"])
@@ -175,47 +274,30 @@ class Trainer:
                 self.scaler.load_state_dict(ck["scaler"])
             self.epoch = int(ck["epoch"])
             self.history = list(ck.get("history", []))
+            self.best = ck.get("best")
             set_rng_state(ck["rng"])
         if self.run_dir is not None and dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(to_toml(cfg))
+            self._write_config()
             self._write_metrics_file()
+
+    def _write_config(self) -> None:
+        """``config.toml`` in the run directory, unless a file of that name is the user's (no trainer header):
+        then ``config.resolved.toml`` beside it, and the user's file stays as it was."""
+        assert self.run_dir is not None
+        text = CONFIG_HEADER + "\n" + to_toml(self.config)
+        target = self.run_dir / "config.toml"
+        if target.exists() and not target.read_text(errors="replace").startswith(CONFIG_HEADER):
+            target = self.run_dir / "config.resolved.toml"
+            self.notes.append(f"'{self.run_dir / 'config.toml'}' is not the trainer's: left as it is; the run's config "
+                              f"is written to '{target}'")
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, target)
 
     # ------------------------------------------------------------- utilities
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def to_device(self, batch: Any) -> Any:
-        """Move a batch (tensors, nested in tuples/lists/dicts) to the device; images to channels_last."""
-        if isinstance(batch, torch.Tensor):
-            t = batch.to(self.device, non_blocking=True)
-            if self.channels_last and t.ndim == 4 and t.is_floating_point():
-                t = t.contiguous(memory_format=torch.channels_last)
-            return t
-        if isinstance(batch, (list, tuple)):
-            return type(batch)(self.to_device(b) for b in batch)
-        if isinstance(batch, dict):
-            return {k: self.to_device(v) for k, v in batch.items()}
-        return batch
-
-    def run_eval(self, step: Callable[[nn.Module, Any], dict[str, Any]], model: nn.Module | None = None,
-                 loader: Any = None) -> dict[str, float]:
-        """Sum ``step(model, batch)`` over the eval loader (all ranks' shards) in eval mode, without grad."""
-        model = self.raw_model if model is None else model
-        loader = self.eval_loader if loader is None else loader
-        if loader is None:
-            return {}
-        was_training = model.training
-        model.eval()
-        sums: dict[str, Any] = {}
-        with torch.no_grad(), self.autocast():
-            for batch in loader:
-                for k, v in step(model, self.to_device(batch)).items():
-                    sums[k] = sums[k] + v if k in sums else v
-        model.train(was_training)
-        return distributed.all_reduce_sums(sums, self.dist, self.device)
+        return self.eval_context.autocast()
 
     def _write_metrics_file(self) -> None:
         assert self.run_dir is not None
@@ -229,9 +311,10 @@ class Trainer:
                 **self.train_set.describe(), "class_names": list(self.train_set.class_names)},
             "task": self.config.run.task, "task_state": self.task.state_dict(),
             "model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema is not None else None,
             "schedule": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "rng": rng_state(), "history": self.history,
+            "rng": rng_state(), "history": self.history, "best": self.best,
         }
 
     # ------------------------------------------------------------------ loop
@@ -245,17 +328,20 @@ class Trainer:
                     dynamic_ncols=True)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the training set; returns the epoch's training metrics and throughput."""
+        """One pass over the training set; returns the epoch's training metrics, the mean learning rate
+        of its steps (``lr``) and the throughput."""
         cfg, model, opt = self.config, self.model, self.optimizer
-        self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
-        self.task.on_epoch_start(self, epoch)
+        self.train_loader.set_epoch(epoch)
+        self.task.on_epoch_start(epoch)
         model.train()
         sums: dict[str, torch.Tensor | float] = {}
         bar = self._progress(epoch)
         clip = cfg.optim.grad_clip
+        lr_sum, steps = 0.0, 0
         start = time.perf_counter()
         for step, batch in enumerate(self.train_loader):
-            batch = self.to_device(batch)
+            lr_sum += self.schedule.current
+            steps += 1
             with self.autocast():
                 out = self.task.training_step(model, batch)
             opt.zero_grad(set_to_none=True)
@@ -271,6 +357,8 @@ class Trainer:
                 if clip:
                     nn.utils.clip_grad_norm_(self.raw_model.parameters(), clip)
                 opt.step()
+            if self.ema is not None:
+                self.ema.update(self.raw_model)
             self.schedule.step()
             for k, v in out.sums.items():
                 sums[k] = sums[k] + v if k in sums else v
@@ -287,10 +375,14 @@ class Trainer:
         metrics = self.task.summarise(reduced)
         if not all(np.isfinite(v) for v in metrics.values()):
             raise SpherecodeError(f"Training diverged in epoch {epoch + 1} (metrics {metrics}); lower --lr or enable --grad-clip.")
-        metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+        metrics["lr"] = lr_sum / max(steps, 1)
         metrics["images_per_s"] = reduced.get("count", 0.0) / max(elapsed, 1e-9)
         metrics["epoch_time_s"] = elapsed
         return metrics
+
+    def evaluation_model(self) -> nn.Module:
+        """The weights evaluated: the EMA when the run keeps one, else the trained model."""
+        return self.ema.model if self.ema is not None else self.raw_model
 
     def fit(self) -> list[dict[str, Any]]:
         """Train from the current epoch to ``run.epochs``; returns the metrics of every epoch."""
@@ -302,17 +394,27 @@ class Trainer:
                          f"on {self.dist.world_size} x {self.device}" + (f", amp {self.amp_dtype}" if self.amp_dtype else ""))
             else:
                 self.log(f"resuming at epoch {self.epoch + 1}/{cfg.run.epochs}")
+            described = self.task.describe()
+            for line in ([described] if described else []) + self.notes:
+                self.log(line)
             while self.epoch < cfg.run.epochs:
                 epoch = self.epoch
                 record: dict[str, Any] = {"epoch": epoch + 1, **self.train_epoch(epoch)}
+                last = epoch + 1 == cfg.run.epochs
                 every = cfg.run.eval_every
-                if every and ((epoch + 1) % every == 0 or epoch + 1 == cfg.run.epochs):
-                    record.update({f"val_{k}": v for k, v in self.task.evaluate(self.raw_model, self).items()})
+                if every and ((epoch + 1) % every == 0 or last):
+                    record.update({f"val_{k}": v for k, v in self.task.evaluate(self.evaluation_model(), self.eval_context).items()})
                 self.epoch = epoch + 1
                 self.history.append(record)
+                improved = "val_top1" in record and (self.best is None or record["val_top1"] > self.best)
+                if improved:
+                    self.best = record["val_top1"]
                 if self.dist.is_main:
                     if self.run_dir is not None:
-                        save_checkpoint(self.state(), self.run_dir / CHECKPOINT)
+                        if last or (epoch + 1) % cfg.run.checkpoint_every == 0 or (improved and cfg.run.keep_best):
+                            save_checkpoint(self.state(), self.run_dir / CHECKPOINT)
+                            if improved and cfg.run.keep_best:
+                                save_checkpoint(self.state(), self.run_dir / BEST)
                         with open(self.run_dir / METRICS, "a") as fh:
                             fh.write(json.dumps(record) + "\n")
                     self.log(format_record(record))
@@ -339,19 +441,20 @@ def format_record(record: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def fit(config: TrainConfig, resume: str | Path | None = None, overrides: dict[str, Any] | None = None,
-        log: Log | None = None) -> list[dict[str, Any]]:
-    """Train ``config`` (or resume a run) and return the per-epoch metrics.
+def fit(config: Any, resume: str | Path | None = None, overrides: dict[str, Any] | None = None,
+        log: Log | None = None, codebook: Codebook | None = None) -> list[dict[str, Any]]:
+    """Train ``config`` (or resume a run) and return the per-epoch metrics; ``codebook``: a
+    :class:`~spherecode.codebook.Codebook` object for the prototype head (no file needed).
 
     Examples:
-        >>> cfg = TrainConfig()
-        >>> cfg = override(cfg, {"spec": "synthetic:classes=3,per_class=4,image_size=8", "head": "linear",
+        >>> from spherecode.train.config import TrainConfig
+        >>> cfg = override(TrainConfig(), {"spec": "synthetic:classes=3,per_class=4,image_size=8", "head": "linear",
         ...                      "arch": "resnet10", "width": 4, "epochs": 1, "batch_size": 6, "workers": 0})
         >>> history = fit(cfg, log=lambda s: None)
         >>> len(history), sorted(history[0])[:4]
         (1, ['epoch', 'epoch_time_s', 'images_per_s', 'loss'])
     """
-    return Trainer(config, resume=resume, overrides=overrides, log=log).fit()
+    return Trainer(config, resume=resume, overrides=overrides, log=log, codebook=codebook).fit()
 
 
 __all__ = ["Trainer", "fit", "format_record", "resolve_amp"]

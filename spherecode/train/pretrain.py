@@ -14,7 +14,8 @@ checkpoints, ``--resume`` and ``metrics.jsonl``; the task supplies
   split (evaluation transform) against the test split, top-1 and top-5 (``val_top1``, ``val_top5``).
 
 The config (:class:`~spherecode.train.pretrain_config.PretrainConfig`) has the sections
-``[data] [model] [optim] [run] [ssl]``.
+``[data] [model] [optim] [run] [ssl]`` and one per loss (``[hypersolid] [hydes] [clamp]``: exactly
+that loss's arguments). Evaluation receives an :class:`~spherecode.train.task.EvalContext`.
 """
 
 from __future__ import annotations
@@ -29,25 +30,22 @@ from torch.utils.data import Dataset
 from ..data.multicrop import MULTICROP_PRESETS, group_views, multicrop_transform
 from ..errors import SpherecodeError, check_choice, check_int
 from ..nn.backbones import ARCHS, resnet
-from ..nn.losses import SSL_LOSSES, ClampLoss, EmbeddingLoss, HydesLoss, HypersolidLoss
-from .pretrain_config import PretrainConfig, SSLConfig
+from ..nn.losses import SSL_LOSSES, EmbeddingLoss
 from .knn import knn_accuracy
-from .task import StepOutput, Task, unwrap_model
+from .pretrain_config import PretrainConfig, SSLConfig
+from .task import EvalContext, StepOutput, Task, unwrap_model
 
 if TYPE_CHECKING:
     from ..data.dataset import ImageDataset
-    from .loop import Trainer
 
 
-def build_loss(ssl: SSLConfig, gather: bool | None = None) -> EmbeddingLoss:
-    """The configured loss module (``dim`` set to ``proj_dim``, so a mismatch is caught)."""
+def build_loss(config: PretrainConfig, gather: bool | None = None) -> EmbeddingLoss:
+    """The configured loss module: its section's arguments, ``gather_distributed`` from ``[ssl] gather``
+    and ``dim`` set to ``proj_dim`` (so a mismatch is caught)."""
+    ssl = config.ssl
     check_choice("loss", ssl.loss, SSL_LOSSES)
     gather = ssl.gather if gather is None else gather
-    if ssl.loss == "hypersolid":
-        return HypersolidLoss(ssl.alpha, ssl.norm_weight, ssl.block_size, gather, dim=ssl.proj_dim)
-    if ssl.loss == "hydes":
-        return HydesLoss(ssl.kappa, ssl.global_weight, ssl.local_weight, ssl.block_size, gather, dim=ssl.proj_dim)
-    return ClampLoss(ssl.clamp_scale, ssl.clamp_power, gather_distributed=gather, dim=ssl.proj_dim)
+    return SSL_LOSSES[ssl.loss](**config.loss_arguments(), gather_distributed=gather, dim=ssl.proj_dim)
 
 
 def projector(in_dim: int, hidden: int, out_dim: int, layers: int) -> nn.Sequential:
@@ -89,6 +87,7 @@ class PretrainTask(Task):
     """Self-supervised pretraining with a packing loss (see the module docstring)."""
 
     name = "pretrain"
+    config_type = PretrainConfig
 
     def __init__(self, config: PretrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
         super().__init__(config, train_set, state)  # type: ignore[arg-type]
@@ -98,7 +97,7 @@ class PretrainTask(Task):
         if s.n_local is not None:
             check_int("n_local", s.n_local, minimum=0)
         check_int("proj_dim", s.proj_dim, minimum=1)
-        self.loss = build_loss(s)
+        self.loss = build_loss(config)
         if 2 + (s.n_local if s.n_local is not None else 6) < self.loss.min_views:
             raise SpherecodeError(f"Argument '--n-local' {s.n_local}: the loss needs at least {self.loss.min_views} views.")
         self.preset = (train_set.kind if train_set.kind in MULTICROP_PRESETS else "cifar") if s.views == "auto" else s.views
@@ -128,30 +127,29 @@ class PretrainTask(Task):
         sums.update({k: v * n for k, v in self.loss.terms.items()})
         return StepOutput(loss, sums)
 
-    def evaluate(self, model: nn.Module, trainer: Trainer) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         """k-NN top-1/top-5 of the frozen backbone: train split (eval transform) vs the test split."""
-        if trainer.eval_set is None:
+        if ctx.eval_set is None:
             return {}
         net = unwrap_model(model)
-        train_x, train_y = backbone_features(net, self.train_set, trainer)
-        test_x, test_y = backbone_features(net, trainer.eval_set, trainer)
+        train_x, train_y = backbone_features(net, self.train_set, ctx)
+        test_x, test_y = backbone_features(net, ctx.eval_set, ctx)
         s = self.config.ssl
         return knn_accuracy(train_x, train_y, test_x, test_y, k=s.knn_k, temperature=s.knn_temperature,
                             num_classes=self.train_set.num_classes)
 
 
-def backbone_features(model: nn.Module, dataset: ImageDataset, trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+def backbone_features(model: nn.Module, dataset: ImageDataset, ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
     """Features of every image of ``dataset`` (evaluation transform), on this rank, in order."""
     from ..data.dataset import AugmentedDataset
     from ..data.loader import make_loader
     from .knn import extract_features
 
-    cfg = trainer.config
-    loader = make_loader(AugmentedDataset(dataset, dataset.eval_transform()), cfg.data.eval_batch_size or trainer.batch_per_rank,
-                         shuffle=False, workers=cfg.data.workers, pad=False)
+    loader = make_loader(AugmentedDataset(dataset, dataset.eval_transform()), ctx.batch_size,
+                         shuffle=False, workers=ctx.workers, pad=False)
     features = model.features if hasattr(model, "features") else model
-    with trainer.autocast():
-        return extract_features(_Call(features), loader, trainer.device)
+    with ctx.autocast():
+        return extract_features(_Call(features), loader, ctx.device)
 
 
 class _Call(nn.Module):

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..geometry import GeometryReport, geometry_report, pair_cosine_histograms
+from .checkpoint import Run, load_run
 from .knn import ProbeResult, extract_features, knn_accuracy, linear_probe
 
 
@@ -53,25 +54,15 @@ class _Features(nn.Module):
         return self.model.features(x) if self.task == "pretrain" else self.model.encoder(x)
 
 
-def load_feature_model(checkpoint: str | Path, data: str | None = None) -> tuple[nn.Module, Any, str]:
+def load_feature_model(checkpoint: str | Path | Run, data: str | None = None) -> tuple[nn.Module, Any, str]:
     """(feature extractor in eval mode on CPU, config, data spec) from a training or pretraining checkpoint."""
-    from ..data.spec import build_dataset
-    from .checkpoint import load_checkpoint
-    from .config import TrainConfig, from_dict
-    from .pretrain_config import PretrainConfig
-    from .task import build_task
-
-    ck = load_checkpoint(checkpoint)
-    task = ck.get("task", "supervised")
-    config = from_dict(ck["config"], PretrainConfig if task == "pretrain" else TrainConfig)
-    spec = data or config.data.spec
-    train_set = build_dataset(config.data.spec if data is None else spec, "train")
-    model = build_task(config, train_set, ck.get("task_state")).build_model()
-    model.load_state_dict(ck["model"])
-    return _Features(model, task).eval(), config, spec
+    run = checkpoint if isinstance(checkpoint, Run) else load_run(checkpoint)
+    if run.model is None:
+        run = load_run(run.path)
+    return _Features(run.model, run.task_name).eval(), run.config, data or run.config.data.spec
 
 
-def evaluate_representation(checkpoint: str | Path, data: str | None = None, split: str = "test",
+def evaluate_representation(checkpoint: str | Path | Run, data: str | None = None, split: str = "test",
                             device: str = "cpu", batch_size: int = 256, workers: int = 0, knn_k: int = 200,
                             knn_temperature: float = 0.1, probe_epochs: int = 100, bins: int = 100) -> RepresentationReport:
     """Geometry of the ``split`` features with their labels, k-NN and linear-probe accuracy."""
@@ -79,7 +70,9 @@ def evaluate_representation(checkpoint: str | Path, data: str | None = None, spl
     from ..data.loader import make_loader
     from ..data.spec import build_dataset
     from .distributed import resolve_device
+    from .evaluate import check_eval_arguments
 
+    check_eval_arguments(split, batch_size, workers)
     dev = resolve_device(device)
     model, config, spec = load_feature_model(checkpoint, data)
     model.to(dev)

@@ -8,22 +8,25 @@ The loop (:mod:`spherecode.train.loop`) knows nothing about labels or heads. A t
 3. computes, for one batch already on the device and under autocast, the loss and a dict of
    metric *sums* (:meth:`Task.training_step`); the loop adds them up over the epoch and over ranks
    and :meth:`Task.summarise` turns them into the epoch's metrics;
-4. evaluates (:meth:`Task.evaluate`; the default runs :meth:`Task.eval_step` over the eval loader);
+4. evaluates (:meth:`Task.evaluate`) through an :class:`EvalContext`: the device, precision, eval
+   loader and loader settings, not the whole trainer (the default runs :meth:`Task.eval_step`
+   over the eval loader);
 5. stores what it needs to be rebuilt from a checkpoint alone (:meth:`Task.state_dict`, e.g. the
    codebook), received back as ``state`` in the constructor.
 
-Register a new task in :data:`TASKS`; ``[run] task = "name"`` selects it.
+Each task names its config type (:attr:`Task.config_type`). The registry of tasks, which imports
+every task, is :mod:`spherecode.train.registry`; ``[run] task = "name"`` selects one. This module
+imports nothing else of the training layer at run time (no cycle: the loop and the tasks import it).
 """
 
 from __future__ import annotations
 
 import abc
-import json
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -33,11 +36,11 @@ from ..errors import SpherecodeError, check_choice
 from ..nn.backbones import ARCHS, Encoder, resnet
 from ..nn.heads import Classifier, LinearHead, PrototypeHead
 from ..nn.losses import SUPERVISED_LOSSES, mettes_loss, prototype_cross_entropy
+from . import distributed
+from .config import TrainConfig
 
 if TYPE_CHECKING:
     from ..data.dataset import ImageDataset
-    from .config import TrainConfig
-    from .loop import Trainer
 
 
 @dataclass
@@ -53,13 +56,56 @@ class StepOutput:
     sums: dict[str, torch.Tensor | float] = field(default_factory=dict)
 
 
+@dataclass
+class EvalContext:
+    """What a task's evaluation may use: the device, the precision, the eval loader (this rank's
+    shard of ``task.eval_dataset(eval_set)``, batches already on the device), the held-out split,
+    the per-rank batch size and worker count for extra loaders, and the process group.
+
+    :meth:`run` sums a task's per-batch metric sums over the loader and over ranks.
+    """
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    loader: Any = None
+    eval_set: ImageDataset | None = None
+    batch_size: int = 256
+    workers: int = 0
+    dist: distributed.DistInfo = field(default_factory=distributed.DistInfo)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def run(self, step: Callable[[nn.Module, Any], dict[str, Any]], model: nn.Module) -> dict[str, float]:
+        """Sum ``step(model, batch)`` over the eval loader (all ranks' shards) in eval mode, without grad."""
+        if self.loader is None:
+            return {}
+        was_training = model.training
+        model.eval()
+        sums: dict[str, Any] = {}
+        with torch.no_grad(), self.autocast():
+            for batch in self.loader:
+                for k, v in step(model, batch).items():
+                    sums[k] = sums[k] + v if k in sums else v
+        model.train(was_training)
+        return distributed.all_reduce_sums(sums, self.dist, self.device)
+
+
 class Task(abc.ABC):
     """An objective the generic loop can train (supervised, self-supervised, ...)."""
 
     name: ClassVar[str] = ""
+    #: The config dataclass of runs of this task (how a checkpoint's stored config is read back).
+    config_type: ClassVar[type] = TrainConfig
 
-    def __init__(self, config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: Any, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
         self.config, self.train_set = config, train_set
+
+    def describe(self) -> str:
+        """A few words for the run's log (e.g. which labelling the head uses); default: nothing."""
+        return ""
 
     # -------------------------------------------------------------- building
     @abc.abstractmethod
@@ -87,7 +133,7 @@ class Task(abc.ABC):
     def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
         """Loss and metric sums for one training batch (on the device, inside autocast)."""
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+    def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (e.g. to anneal a temperature); default: nothing."""
 
     def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor | float]:
@@ -100,9 +146,9 @@ class Task(abc.ABC):
         return {k: v / n for k, v in sums.items() if k != "count"}
 
     # ------------------------------------------------------------ evaluation
-    def evaluate(self, model: nn.Module, trainer: Trainer) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         """Metrics on the held-out split (keys get a ``val_`` prefix in metrics.jsonl)."""
-        return self.summarise(trainer.run_eval(self.eval_step, model))
+        return self.summarise(ctx.run(self.eval_step, model))
 
     # ----------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -118,17 +164,27 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 # ------------------------------------------------------------------ supervised
-def codebook_to_state(cb: Codebook) -> dict[str, Any]:
-    """A codebook as checkpoint-safe plain types: vectors tensor, metadata JSON, permutation list."""
-    return {"vectors": torch.from_numpy(np.array(cb.vectors)), "metadata": json.dumps(cb.metadata()),
-            "permutation": None if cb.permutation is None else cb.permutation.tolist()}
+def codebook_to_bytes(cb: Codebook) -> torch.Tensor:
+    """The codebook's own ``.npz`` serialisation (:meth:`Codebook.save`) as a uint8 tensor, for a checkpoint."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="spherecode-codebook-") as tmp:
+        path = cb.save(Path(tmp) / "codebook.npz")
+        return torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
 
 
-def codebook_from_state(state: dict[str, Any]) -> Codebook:
-    meta = json.loads(state["metadata"])
-    return Codebook(state["vectors"].numpy(), method=meta.get("method", "imported"), params=meta.get("params") or {},
-                    seed=meta.get("seed"), version=meta.get("version", ""),
-                    permutation=None if state.get("permutation") is None else np.asarray(state["permutation"]))
+def codebook_from_bytes(data: torch.Tensor) -> Codebook:
+    """The codebook stored by :func:`codebook_to_bytes`, read back (and validated) by :meth:`Codebook.load`."""
+    import tempfile
+    from pathlib import Path
+
+    if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8:
+        raise SpherecodeError("The checkpoint's codebook is not a stored .npz codebook (an older or foreign checkpoint).")
+    with tempfile.TemporaryDirectory(prefix="spherecode-codebook-") as tmp:
+        path = Path(tmp) / "codebook.npz"
+        path.write_bytes(data.numpy().tobytes())
+        return Codebook.load(path)
 
 
 def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> list[torch.Tensor]:
@@ -147,8 +203,10 @@ class SupervisedTask(Task):
     """
 
     name = "supervised"
+    config_type = TrainConfig
 
-    def __init__(self, config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None,
+                 codebook: Codebook | None = None) -> None:
         super().__init__(config, train_set, state)
         m, o = config.model, config.optim
         check_choice("head", m.head, ("prototype", "linear"))
@@ -158,7 +216,11 @@ class SupervisedTask(Task):
         self.codebook: Codebook | None = None
         if m.head == "prototype":
             if state and state.get("codebook") is not None:
-                self.codebook = codebook_from_state(state["codebook"])
+                self.codebook = codebook_from_bytes(state["codebook"])
+            elif codebook is not None:
+                if not isinstance(codebook, Codebook):
+                    raise SpherecodeError(f"Argument 'codebook' must be a spherecode Codebook, not {type(codebook).__name__}.")
+                self.codebook = codebook
             elif m.codebook is None:
                 raise SpherecodeError("The prototype head needs a codebook: pass --codebook FILE.npz "
                                       "(make one with `spherecode generate`) or use --head linear.")
@@ -175,8 +237,22 @@ class SupervisedTask(Task):
         elif o.loss == "mettes":
             raise SpherecodeError("Argument '--loss': 'mettes' needs the prototype head (it uses the cosine to "
                                   "the class prototype); use --loss ce with --head linear.")
-        elif m.relabelling != "none":
+        elif m.relabelling not in ("none", "auto"):
             raise SpherecodeError(f"Argument '--relabelling' {m.relabelling!r} needs the prototype head.")
+        elif codebook is not None:
+            raise SpherecodeError("Argument 'codebook': a codebook needs the prototype head (this run uses --head linear).")
+
+    def describe(self) -> str:
+        if self.codebook is None:
+            return "linear head"
+        cb, how = self.codebook, self.config.model.relabelling
+        if how == "auto":
+            how = "fixed" if cb.permutation is not None else "none"
+        labelling = {"fixed": "the codebook's stored permutation",
+                     "learned": "a learned permutation" + (" (started at the stored one)" if cb.permutation is not None else ""),
+                     "none": "identity (raw rows" + (", stored permutation ignored: relabelling none)"
+                                                     if cb.permutation is not None else ")")}[how]
+        return f"prototype head: {cb.method} codebook N={cb.n} d={cb.dim}, labelling {labelling}"
 
     def build_model(self) -> nn.Module:
         m = self.config.model
@@ -221,19 +297,4 @@ class SupervisedTask(Task):
         return StepOutput(loss, sums)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"codebook": None if self.codebook is None else codebook_to_state(self.codebook)}
-
-
-#: Task name -> class; ``[run] task`` chooses one.
-def _pretrain_task(*args: Any, **kwargs: Any) -> Task:
-    from .pretrain import PretrainTask  # self-supervised pretraining (imported when used)
-
-    return PretrainTask(*args, **kwargs)
-
-
-TASKS: dict[str, Callable[..., Task]] = {"supervised": SupervisedTask, "pretrain": _pretrain_task}
-
-
-def build_task(config: TrainConfig, train_set: ImageDataset, state: dict[str, Any] | None = None) -> Task:
-    check_choice("task", config.run.task, TASKS)
-    return TASKS[config.run.task](config, train_set, state)
+        return {"codebook": None if self.codebook is None else codebook_to_bytes(self.codebook)}
