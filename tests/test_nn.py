@@ -65,10 +65,13 @@ def test_prototypes_are_a_buffer_not_trained():
 
 def test_relabelling_fixed_uses_the_codebook_permutation():
     cb = Codebook(np.eye(3), permutation=np.array([2, 0, 1]))
-    fixed, none = PrototypeHead(cb, 1.0, "fixed"), PrototypeHead(cb, 1.0, None)
+    fixed, none = PrototypeHead(cb, 1.0, "fixed"), PrototypeHead(cb, 1.0, "none")
     f = torch.tensor([[0.0, 0.0, 1.0]])
     assert int(fixed.predict(f)) == 0  # class 0 uses row 2
     assert int(none.predict(f)) == 2
+    for default in (PrototypeHead(cb, 1.0), PrototypeHead(cb, 1.0, None), PrototypeHead(cb, 1.0, "auto")):
+        assert default.relabelling == "fixed" and int(default.predict(f)) == 0  # the stored permutation, by default
+    assert PrototypeHead(Codebook(np.eye(3)), 1.0).relabelling == "none"
     assert np.array_equal(fixed.current_codebook().permutation, [2, 0, 1])
     with pytest.raises(SpherecodeError, match="stored permutation"):
         PrototypeHead(Codebook(np.eye(3)), 1.0, "fixed")

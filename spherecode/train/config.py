@@ -230,24 +230,24 @@ def coerce(name: str, value: Any, tp: Any, f: dataclasses.Field | None = None) -
         if base is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return _check_range(name, int(value), f)
-        if base is float:
+            out = int(value)
+        elif base is float:
             if isinstance(value, bool):
                 raise ValueError
-            return _check_range(name, float(value), f)
-        if base is str:
+            out = float(value)
+        elif base is str:
             if not isinstance(value, str):
                 raise ValueError
-            return _check_range(name, value, f)
-        if typing.get_origin(base) is list:
+            out = value
+        elif typing.get_origin(base) is list:
             if isinstance(value, str):
                 value = [v for v in value.split(",") if v.strip()]
             return [int(v) for v in value]
+        else:
+            return value
     except (TypeError, ValueError, OverflowError):
-        pass
-    else:
-        return value
-    raise SpherecodeError(f"{name} must be {getattr(base, '__name__', str(base))}, not {value!r}.")
+        raise SpherecodeError(f"{name} must be {getattr(base, '__name__', str(base))}, not {value!r}.") from None
+    return _check_range(name, out, f)
 
 
 def _label(sec: str, sec_type: type, f: dataclasses.Field) -> str:
