@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 
@@ -65,7 +67,11 @@ def test_methods_lists_every_construction(cli):
 def test_export_cli(cli, tmp_path):
     cli("generate", "-n", "4", "-d", "3", "-o", str(tmp_path / "p.npz"))
     code, stdout, _ = cli("export", str(tmp_path / "p.npz"), str(tmp_path / "p.csv"))
-    assert code == 0 and (tmp_path / "p.csv").exists()
+    assert code == 0
+    from spherecode.codebook import Codebook
+
+    rows = np.loadtxt(tmp_path / "p.csv", delimiter=",")
+    assert rows.shape == (4, 3) and np.array_equal(rows, Codebook.load(tmp_path / "p.npz").prototypes)
 
 
 def test_console_script_runs_as_module(tmp_path):

@@ -187,6 +187,8 @@ def test_mettes_improves_on_its_start_and_lse_beats_it():
     start = mettes_vectors(n, dim, seed=0, steps=0)
     end = mettes_vectors(n, dim, seed=0, steps=100)
     assert float(mettes_loss(torch.from_numpy(end))) < float(mettes_loss(torch.from_numpy(start)))
+    lse = lse_vectors(n, dim, seed=0, steps=100)
+    assert max_cosine(lse) < max_cosine(end)  # on the quantity lse minimises: the worst pair
 
 
 def test_generate_records_lse_parameters():
