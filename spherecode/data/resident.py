@@ -9,7 +9,7 @@ the whole batch at once, with no worker process and no per-sample Python:
   window at offset :math:`(t, l) \in [0, H + 2p - \mathrm{size}]^2`;
 - horizontal flip with probability :math:`q`;
 
-both as one gather (:func:`crop_flip`), then ``(x / 255 - mean) / std`` in float32.
+both as one gather over the batch (:func:`crop_flip`), then ``(x / 255 - mean) / std`` in float32.
 
 Randomness: for epoch :math:`e` a CPU ``torch.Generator`` seeded from ``(seed, e)`` draws every
 sample's offsets and flip (indexed by the sample, not its position), and they are moved to the
@@ -45,21 +45,27 @@ MAX_BYTES = 4 * 2**30
 
 def crop_flip(images: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor,
               size: int, padding: int) -> torch.Tensor:
-    """Batched random crop with zero padding and horizontal flip, as one gather.
+    """Batched random crop with zero padding and horizontal flip.
 
     ``images`` (B, C, H, W) any dtype; ``top``/``left`` (B,) offsets into the padded image;
     ``flip`` (B,) bool. Row ``b`` equals ``RandomCrop(size, padding)`` at ``(top[b], left[b])``
     followed by a left-right flip where ``flip[b]``.
     """
-    b, c = images.shape[:2]
     padded = F.pad(images, (padding,) * 4) if padding else images
-    dev = images.device
+    return crop_flip_padded(padded, top, left, flip, size)
+
+
+def crop_flip_padded(padded: torch.Tensor, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor,
+                     size: int) -> torch.Tensor:
+    """:func:`crop_flip` on already padded images, as one ``gather``: output pixel ``(r, s)`` of row ``b``
+    reads padded pixel ``(top[b] + r, left[b] + s)``, or ``left[b] + size - 1 - s`` where flipped."""
+    b, c, hp, wp = padded.shape
+    dev = padded.device
     ar = torch.arange(size, device=dev)
-    rows = top.to(dev).view(-1, 1) + ar                                            # (B, size)
+    rows = top.to(dev).view(-1, 1) + ar                                                  # (B, size)
     cols = left.to(dev).view(-1, 1) + torch.where(flip.to(dev).view(-1, 1), size - 1 - ar, ar)
-    bi = torch.arange(b, device=dev).view(-1, 1, 1, 1)
-    ci = torch.arange(c, device=dev).view(1, -1, 1, 1)
-    return padded[bi, ci, rows.view(b, 1, size, 1), cols.view(b, 1, 1, size)]
+    index = (rows.view(b, size, 1) * wp + cols.view(b, 1, size)).view(b, 1, size * size).expand(b, c, size * size)
+    return padded.reshape(b, c, hp * wp).gather(2, index).view(b, c, size, size)
 
 
 def dataset_tensors(base: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +119,9 @@ class ResidentLoader:
             raise SpherecodeError(f"ResidentLoader needs uint8 images (n, C, H, W), not {images.dtype} {tuple(images.shape)}.")
         if crop is not None and crop > images.shape[-1] + 2 * padding:
             raise SpherecodeError(f"ResidentLoader: crop {crop} exceeds the padded image {images.shape[-1] + 2 * padding}.")
-        self.images = images.to(device)
+        # with a crop, the padded images are kept (padded once, not at every batch)
+        self.images = (F.pad(images, (padding,) * 4) if crop is not None and padding else images).to(device)
+        self.side = images.shape[-1]
         self.labels = labels.to(device)
         self.batch_size, self.device, self.seed, self.drop_last = batch_size, device, seed, drop_last
         self.crop, self.padding, self.flip, self.channels_last = crop, padding, flip, channels_last
@@ -132,7 +140,7 @@ class ResidentLoader:
         """Every sample's ``(top, left, flip)`` for ``epoch``, drawn on the CPU from ``(seed, epoch)``."""
         n = len(self.images)
         g = torch.Generator().manual_seed(sample_seed(self.seed, epoch, 2**40))
-        span = self.images.shape[-1] + 2 * self.padding - (self.crop or 0)
+        span = self.side + 2 * self.padding - (self.crop or 0)
         top = torch.randint(0, span + 1, (n,), generator=g)
         left = torch.randint(0, span + 1, (n,), generator=g)
         flip = torch.rand(n, generator=g) < self.flip
@@ -146,14 +154,14 @@ class ResidentLoader:
         aug = self.augmentation(self.sampler.epoch) if self.crop is not None else None
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            x = self.images[idx]
+            x = self.images.index_select(0, idx)
             if aug is not None:
-                x = crop_flip(x, aug[0][idx], aug[1][idx], aug[2][idx], self.crop, self.padding)  # type: ignore[arg-type]
+                x = crop_flip_padded(x, aug[0][idx], aug[1][idx], aug[2][idx], self.crop)  # type: ignore[arg-type]
             if self.normalize is not None:
                 x = self.normalize(x)
             if self.channels_last and x.is_floating_point():
                 x = x.contiguous(memory_format=torch.channels_last)
-            yield x, self.labels[idx]
+            yield x, self.labels.index_select(0, idx)
 
 
 def resident_loader(base: ImageDataset, transform: Transform, batch_size: int, device: torch.device,
