@@ -659,3 +659,64 @@ def test_workers_default_follows_the_cpu_count(monkeypatch):
     monkeypatch.setattr(_os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
     assert config_mod.default_workers() == 4
     assert TrainConfig().data.workers is None
+
+
+def test_mixup_and_cutmix_match_their_formulas_and_train(tmp_path):
+    import torch.nn.functional as F
+
+    from spherecode.data.mixing import mix_batch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3, 8, 8, generator=g)
+    y = torch.arange(6) % 4
+    mixed, y2, lam = mix_batch(x, y, 0.8, 0.0, torch.Generator().manual_seed(1))
+    assert 0 < lam < 1 and mixed.shape == x.shape
+    found = [next(j for j in range(6) if torch.allclose(mixed[b], lam * x[b] + (1 - lam) * x[j], atol=1e-6))
+             for b in range(6)]
+    assert sorted(found) == list(range(6)) and all(int(y2[b]) == int(y[found[b]]) for b in range(6))
+    cut, y2c, lamc = mix_batch(x, y, 0.0, 1.0, torch.Generator().manual_seed(2))
+    changed = (cut != x).any(dim=1)  # (B, H, W): pixels taken from the partner image
+    for b in range(6):
+        if int(y2c[b]) == int(y[b]) and torch.equal(cut[b], x[b]):
+            continue
+        assert changed[b].float().mean() <= 1 - lamc + 1e-6
+    assert 0 <= lamc <= 1
+    # the same generator state gives the same mix (reproducible, resumable)
+    a = mix_batch(x, y, 0.8, 1.0, torch.Generator().manual_seed(5))
+    b = mix_batch(x, y, 0.8, 1.0, torch.Generator().manual_seed(5))
+    assert torch.equal(a[0], b[0]) and a[2] == b[2]
+    # the task's loss is the lambda-weighted cross-entropy of the two targets
+    tr = Trainer(tiny_config(tmp_path, epochs=2, mixup=0.8, cutmix=1.0, eval_every=1), log=lambda s: None)
+    task = tr.task
+    state = task._mix_generator.get_state()
+    xb, yb = next(iter(tr.train_loader))
+    out = task.training_step(tr.raw_model, (xb, yb))
+    gen = torch.Generator()
+    gen.set_state(state)
+    xm, ym, lm = mix_batch(xb, yb, 0.8, 1.0, gen)
+    with torch.no_grad():
+        logits = tr.raw_model(xm)
+    ref = lm * F.cross_entropy(logits, yb) + (1 - lm) * F.cross_entropy(logits, ym)
+    assert float(out.loss.detach()) == pytest.approx(float(ref), rel=1e-5)
+    history = tr.fit()
+    assert all(math.isfinite(h["loss"]) for h in history) and "val_top1" in history[-1]
+    with pytest.raises(SpherecodeError, match="need --loss ce"):
+        Trainer(tiny_config(tmp_path, mixup=0.5, loss="mettes"), log=lambda s: None)
+
+
+def test_tensorboard_option(tmp_path):
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+        have = True
+    except ImportError:
+        have = False
+    cfg = tiny_config(tmp_path, epochs=1, tensorboard=True, out=str(tmp_path / "run"))
+    if not have:
+        with pytest.raises(SpherecodeError, match=r"'--tensorboard' needs the tensorboard package"):
+            Trainer(cfg, log=lambda s: None)
+        assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    else:
+        fit(cfg, log=lambda s: None)
+        assert any((tmp_path / "run" / "tensorboard").iterdir())
+    with pytest.raises(SpherecodeError, match="needs --out"):
+        Trainer(tiny_config(tmp_path, epochs=1, tensorboard=True), log=lambda s: None)

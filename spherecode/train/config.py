@@ -16,7 +16,7 @@ Examples:
     >>> from_dict({"run": {"epoch": 3}})
     Traceback (most recent call last):
     ...
-    spherecode.errors.SpherecodeError: Unknown config key 'run.epoch'; valid keys in [run]: amp, channels_last, checkpoint_every, compile, device, epochs, eval_every, keep_best, log_every, out, progress, seed, sync_bn, task.
+    spherecode.errors.SpherecodeError: Unknown config key 'run.epoch'; valid keys in [run]: amp, channels_last, checkpoint_every, compile, device, epochs, eval_every, keep_best, log_every, out, progress, seed, sync_bn, task, tensorboard.
 """
 
 from __future__ import annotations
@@ -122,6 +122,9 @@ class OptimConfig(CommonOptimConfig):
     loss: str = _f("ce", "supervised loss: ce (cross-entropy on logits) | mettes ((1 - cos)^2, prototype head)",
                    choices=("ce", "mettes"))
     label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy", min=0.0, max=1.0)
+    mixup: float = _f(0.0, "mixup: Beta(a, a) parameter a of the mixing weight (0: off; e.g. 0.8)", min=0.0)
+    cutmix: float = _f(0.0, "CutMix: Beta(a, a) parameter a (0: off; e.g. 1.0; with mixup, one of the two per batch)",
+                       min=0.0)
 
 
 @dataclass
@@ -140,6 +143,8 @@ class RunConfig:
     checkpoint_every: int = _f(1, "write the checkpoint every this many epochs and at the end", min=1)
     keep_best: bool = _f(False, "also keep best.pt: the checkpoint of the epoch with the best val_top1")
     log_every: int = _f(20, "update the progress bar every this many steps", min=1)
+    tensorboard: bool = _f(False, "also write the epoch metrics as TensorBoard scalars to RUN_DIR/tensorboard "
+                           "(needs the 'tensorboard' extra; metrics.jsonl stays the record)")
     progress: bool = _f(True, "show a progress bar (rank 0, when stderr is a terminal)")
 
 

@@ -66,6 +66,16 @@ def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.float16 if mode == "fp16" else torch.bfloat16
 
 
+def tensorboard_writer(path: Path) -> Any:
+    """A TensorBoard ``SummaryWriter`` writing to ``path``, or a one-line error naming the missing extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise SpherecodeError("Argument '--tensorboard' needs the tensorboard package: pip install 'spherecode[tensorboard]' "
+                              "(metrics.jsonl is written either way).") from None
+    return SummaryWriter(log_dir=str(path))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -276,6 +286,11 @@ class Trainer:
             self.history = list(ck.get("history", []))
             self.best = ck.get("best")
             set_rng_state(ck["rng"])
+        self.tb_writer = None
+        if cfg.run.tensorboard:
+            if self.run_dir is None:
+                raise SpherecodeError("Argument '--tensorboard' needs --out RUN_DIR (the scalars go to RUN_DIR/tensorboard).")
+            self.tb_writer = tensorboard_writer(self.run_dir / "tensorboard") if dist.is_main else None
         if self.run_dir is not None and dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._write_config()
@@ -417,9 +432,16 @@ class Trainer:
                                 save_checkpoint(self.state(), self.run_dir / BEST)
                         with open(self.run_dir / METRICS, "a") as fh:
                             fh.write(json.dumps(record) + "\n")
+                    if self.tb_writer is not None:
+                        for k, v in record.items():
+                            if k != "epoch":
+                                self.tb_writer.add_scalar(k, v, record["epoch"])
+                        self.tb_writer.flush()
                     self.log(format_record(record))
                 distributed.barrier(self.dist)
         finally:
+            if self.tb_writer is not None:
+                self.tb_writer.close()
             distributed.teardown(self.dist)
         return self.history
 

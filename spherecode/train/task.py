@@ -214,6 +214,10 @@ class SupervisedTask(Task):
         check_choice("loss", o.loss, SUPERVISED_LOSSES)
         self.num_classes = train_set.num_classes
         self.codebook: Codebook | None = None
+        self._mix_g: torch.Generator | None = None
+        self._mix_state = state.get("mix_rng") if state else None
+        if (o.mixup > 0 or o.cutmix > 0) and o.loss == "mettes":
+            raise SpherecodeError("Arguments '--mixup'/'--cutmix' need --loss ce (the Mettes loss has no mixed target).")
         if m.head == "prototype":
             if state and state.get("codebook") is not None:
                 self.codebook = codebook_from_bytes(state["codebook"])
@@ -241,6 +245,15 @@ class SupervisedTask(Task):
             raise SpherecodeError(f"Argument '--relabelling' {m.relabelling!r} needs the prototype head.")
         elif codebook is not None:
             raise SpherecodeError("Argument 'codebook': a codebook needs the prototype head (this run uses --head linear).")
+
+    @property
+    def _mix_generator(self) -> torch.Generator:
+        """The CPU generator of mixup/CutMix draws: seeded from the run's seed, its state in the checkpoint."""
+        if getattr(self, "_mix_g", None) is None:
+            self._mix_g = torch.Generator().manual_seed(self.config.run.seed + 7919)
+            if getattr(self, "_mix_state", None) is not None:
+                self._mix_g.set_state(self._mix_state)
+        return self._mix_g
 
     def describe(self) -> str:
         if self.codebook is None:
@@ -287,9 +300,23 @@ class SupervisedTask(Task):
         return loss
 
     def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
+        return self._step(model, batch, mix=True)
+
+    def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor | float]:
+        return self._step(model, batch, mix=False).sums
+
+    def _step(self, model: nn.Module, batch: Any, mix: bool) -> StepOutput:
         x, y = batch
-        logits = model(x)
-        loss = self._loss(model, logits, y)
+        o = self.config.optim
+        if mix and (o.mixup > 0 or o.cutmix > 0):
+            from ..data.mixing import mix_batch
+
+            x, y2, lam = mix_batch(x, y, o.mixup, o.cutmix, self._mix_generator)
+            logits = model(x)
+            loss = lam * self._loss(model, logits, y) + (1.0 - lam) * self._loss(model, logits, y2)
+        else:
+            logits = model(x)
+            loss = self._loss(model, logits, y)
         with torch.no_grad():
             c1, c5 = topk_correct(logits, y)
             n = float(y.shape[0])
@@ -297,4 +324,5 @@ class SupervisedTask(Task):
         return StepOutput(loss, sums)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"codebook": None if self.codebook is None else codebook_to_bytes(self.codebook)}
+        return {"codebook": None if self.codebook is None else codebook_to_bytes(self.codebook),
+                "mix_rng": self._mix_g.get_state() if self._mix_g is not None else None}
