@@ -12,8 +12,8 @@ from typing import Any
 _EXPORTS = {
     "TrainConfig": "config", "from_dict": "config", "load_toml": "config", "override": "config",
     "EvalReport": "evaluate", "evaluate_checkpoint": "evaluate", "evaluate_model": "evaluate", "load_trained": "evaluate",
-    "Trainer": "loop", "fit": "loop",
-    "TASKS": "task", "StepOutput": "task", "SupervisedTask": "task", "Task": "task",
+    "Trainer": "loop", "fit": "loop", "Run": "checkpoint", "load_run": "checkpoint",
+    "TASKS": "registry", "EvalContext": "task", "StepOutput": "task", "SupervisedTask": "task", "Task": "task",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -149,7 +149,7 @@ class Trainer:
             resume_dir = run.path.parent
             config = override(stored, {"out": str(resume_dir), **(overrides or {})})
             done = run.epoch
-            if config.run.epochs <= done:
+            if "epochs" in (overrides or {}) and config.run.epochs <= done:
                 raise SpherecodeError(f"Argument '--epochs' {config.run.epochs}: the run in '{resume_dir}' has already "
                                       f"completed {done} of its {stored.run.epochs} epochs; give more than {done} "
                                       "epochs to extend it, or leave --epochs out to finish it.")
