@@ -150,9 +150,11 @@ class Trainer:
             config = override(stored, {"out": str(resume_dir), **(overrides or {})})
             done = run.epoch
             if "epochs" in (overrides or {}) and config.run.epochs <= done:
+                rest = ("it is complete" if done >= stored.run.epochs
+                        else f"leave --epochs out to finish its {stored.run.epochs}")
                 raise SpherecodeError(f"Argument '--epochs' {config.run.epochs}: the run in '{resume_dir}' has already "
                                       f"completed {done} of its {stored.run.epochs} epochs; give more than {done} "
-                                      "epochs to extend it, or leave --epochs out to finish it.")
+                                      f"epochs to extend it ({rest}).")
             if config.run.epochs != stored.run.epochs:
                 self.notes.append(f"epochs changed {stored.run.epochs} -> {config.run.epochs}: the schedule now ends at "
                                   f"epoch {config.run.epochs} (stored in the checkpoint and config.toml)")

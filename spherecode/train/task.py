@@ -265,7 +265,7 @@ class SupervisedTask(Task):
                      "learned": "a learned permutation" + (" (started at the stored one)" if cb.permutation is not None else ""),
                      "none": "identity (raw rows" + (", stored permutation ignored: relabelling none)"
                                                      if cb.permutation is not None else ")")}[how]
-        return f"prototype head: {cb.method} codebook N={cb.n} d={cb.dim}, labelling {labelling}"
+        return f"prototype head: codebook N={cb.n} d={cb.dim} ({cb.method}), labelling {labelling}"
 
     def build_model(self) -> nn.Module:
         m = self.config.model
