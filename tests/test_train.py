@@ -720,3 +720,19 @@ def test_tensorboard_option(tmp_path):
         assert any((tmp_path / "run" / "tensorboard").iterdir())
     with pytest.raises(SpherecodeError, match="needs --out"):
         Trainer(tiny_config(tmp_path, epochs=1, tensorboard=True), log=lambda s: None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resident_loader_gives_the_same_batches_on_cuda_as_on_cpu():
+    from spherecode.data import build_dataset
+    from spherecode.data.resident import resident_loader
+
+    base = build_dataset("synthetic:classes=3,per_class=6,image_size=8", "train")
+    batches = {}
+    for dev in ("cpu", "cuda"):
+        loader = resident_loader(base, base.train_transform(), 4, torch.device(dev), shuffle=True, seed=1, drop_last=True)
+        loader.set_epoch(3)
+        batches[dev] = [(x.cpu(), y.cpu()) for x, y in loader]
+    for (a, ya), (b, yb) in zip(batches["cpu"], batches["cuda"], strict=True):
+        assert torch.allclose(a, b, atol=1e-6) and torch.equal(ya, yb)
