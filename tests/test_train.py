@@ -492,6 +492,15 @@ def test_resident_loader_matches_the_worker_path_and_is_reproducible():
 
     assert resident_loader(base, imagenet_train_transform(8), 4, torch.device("cpu"), shuffle=True) is None
 
+    class Mixed(type(base)):  # images of two sizes: the per-sample path serves them
+        def image(self, index: int) -> torch.Tensor:
+            return super().image(index)[:, : 8 - index % 2]
+
+    mixed = Mixed(num_classes=3, per_class=2, image_size=8)
+    assert resident_loader(mixed, mixed.eval_transform(), 2, torch.device("cpu"), shuffle=False) is None
+    with pytest.raises(SpherecodeError, match="differ in size"):
+        dataset_tensors(mixed)
+
 
 def test_pipeline_option_chooses_the_path(tmp_path):
     from spherecode.data.loader import DeviceLoader

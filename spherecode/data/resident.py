@@ -77,7 +77,11 @@ def dataset_tensors(base: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
         if first.numel() * len(base) > MAX_BYTES:
             raise SpherecodeError(f"Argument '--pipeline' device: the dataset '{base.source}' is too large to hold "
                                   "as one tensor; use --pipeline workers.")
-        images = torch.stack([base.image(i) for i in range(len(base))]) if len(base) else first[None][:0]
+        items = [base.image(i) for i in range(len(base))]
+        if any(t.shape != first.shape or t.dtype != torch.uint8 for t in items):
+            raise SpherecodeError(f"Argument '--pipeline' device: the images of '{base.source}' differ in size or are "
+                                  "not uint8; use --pipeline workers.")
+        images = torch.stack(items) if items else first[None][:0]
     return images.contiguous(), torch.as_tensor(base.labels, dtype=torch.int64)
 
 
@@ -171,6 +175,9 @@ def resident_loader(base: ImageDataset, transform: Transform, batch_size: int, d
     spec = resident_augmentation(transform)
     if spec is None or base.kind != "cifar" or len(base) == 0:
         return None
-    images, labels = dataset_tensors(base)
+    try:
+        images, labels = dataset_tensors(base)
+    except SpherecodeError:
+        return None  # images of several sizes or too many: the per-sample path serves them
     return ResidentLoader(images, labels, batch_size, device, crop=spec["crop"], padding=spec["padding"],
                           flip=spec["flip"], normalize=spec["normalize"], **kwargs)
