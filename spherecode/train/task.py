@@ -179,8 +179,18 @@ def codebook_from_bytes(data: torch.Tensor) -> Codebook:
     import tempfile
     from pathlib import Path
 
+    if isinstance(data, dict) and isinstance(data.get("vectors"), torch.Tensor):  # checkpoints before the .npz bytes
+        import json
+
+        import numpy as np
+
+        meta = json.loads(data.get("metadata") or "{}")
+        perm = data.get("permutation")
+        return Codebook(data["vectors"].numpy(), method=meta.get("method", "imported"), params=meta.get("params") or {},
+                        seed=meta.get("seed"), version=meta.get("version", ""),
+                        permutation=None if perm is None else np.asarray(perm))
     if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8:
-        raise SpherecodeError("The checkpoint's codebook is not a stored .npz codebook (an older or foreign checkpoint).")
+        raise SpherecodeError("The checkpoint's codebook is neither a stored .npz codebook nor vectors (a foreign checkpoint).")
     with tempfile.TemporaryDirectory(prefix="spherecode-codebook-") as tmp:
         path = Path(tmp) / "codebook.npz"
         path.write_bytes(data.numpy().tobytes())
