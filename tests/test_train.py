@@ -429,7 +429,7 @@ def test_fit_accepts_a_codebook_object_stored_through_its_own_serialisation(tmp_
     back = codebook_from_bytes(stored)
     assert np.array_equal(back.vectors, cb.vectors) and np.array_equal(back.permutation, cb.permutation)
     assert back.method == cb.method
-    old = {"vectors": torch.from_numpy(cb.vectors), "metadata": json.dumps(cb.metadata()), "permutation": [1, 0, 3, 2]}
+    old = {"vectors": torch.tensor(cb.vectors), "metadata": json.dumps(cb.metadata()), "permutation": [1, 0, 3, 2]}
     assert np.array_equal(codebook_from_bytes(old).prototypes, cb.prototypes)  # checkpoints written before
     assert evaluate_checkpoint(tmp_path / "run", device="cpu").count == 4
     with pytest.raises(SpherecodeError, match="must be a spherecode Codebook"):
