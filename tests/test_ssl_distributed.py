@@ -51,6 +51,13 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         for name, loss in _losses(True).items():
             result[name] = _grads(ddp, loss, local)
         result["hydes_local_only"] = _grads(ddp, _losses(False)["hydes"], local)
+        for name, loss in _losses(True).items():  # equal batches: no row-count exchange (no host sync)
+            loss.equal_batches = True
+            result[name + "_equal"] = _grads(ddp, loss, local)
+        e = torch.full((2, 3), float(rank), dtype=torch.float64, requires_grad=True)
+        full_e, offset_e = gather_rows(e, equal_sizes=True)
+        (full_e * torch.arange(4, dtype=torch.float64)[:, None]).sum().backward()
+        result["gather_equal"] = (full_e.detach(), offset_e, e.grad)
         # the gather itself: forward concatenates, backward sums over ranks and slices
         t = torch.full((rank + 1, 2), float(rank + 1), dtype=torch.float64, requires_grad=True)
         full, offset = gather_rows(t)
@@ -76,6 +83,7 @@ def test_two_process_gather_matches_single_process(results):
         single = _grads(model, loss, x)
         for r in range(2):
             assert torch.allclose(results[r][name], single, atol=1e-12, rtol=1e-9), (name, r)
+            assert torch.allclose(results[r][name + "_equal"], single, atol=1e-12, rtol=1e-9), (name, r)
     # gather: rank 0 has 1 row, rank 1 has 2 rows (unequal sizes)
     full0, off0, g0 = results[0]["gather"]
     full1, off1, g1 = results[1]["gather"]
@@ -83,6 +91,11 @@ def test_two_process_gather_matches_single_process(results):
     assert (off0, off1) == (0, 1)
     # each rank's loss sends arange(3) to the rows; summed over 2 ranks, sliced
     assert g0.tolist() == [[0.0, 0.0]] and g1.tolist() == [[2.0, 2.0], [4.0, 4.0]]
+    # equal_sizes: the same result without exchanging the counts (2 rows each)
+    for r in range(2):
+        full, off, g = results[r]["gather_equal"]
+        assert full[:, 0].tolist() == [0.0, 0.0, 1.0, 1.0] and off == 2 * r
+        assert g.tolist() == [[4.0 * r + 0.0] * 3, [4.0 * r + 2.0] * 3]  # 2 ranks x arange slice
 
 
 def test_without_gathering_the_gradients_differ(results):
