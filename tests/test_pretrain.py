@@ -76,7 +76,8 @@ def _ddp_worker(rank: int, world: int, port: int, cfg_dict: dict, out: str) -> N
 
 def test_two_process_pretraining_matches_one_process(tmp_path):
     """Gathered pairwise terms under the loop's DDP: the same run as one process on the global batch
-    (fails with --no-gather; the other losses' gathering is checked in test_ssl_distributed.py)."""
+    (fails with --no-gather; the other losses' gathering is checked in test_ssl_distributed.py), and
+    the sharded k-NN evaluation gives the single-process val_top1 / val_top5."""
     loss = "hypersolid"
     import torch
     from ddp_helpers import free_port, spawn_ranks
@@ -86,11 +87,12 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
 
     # GroupNorm backbone and a projector without BatchNorm: no per-rank batch statistics
     cfg = override(PretrainConfig(), {**TINY, "spec": "synthetic:classes=4,per_class=8,image_size=16,noise=8",
-                                      "norm": "group", "proj_layers": 1, "epochs": 2, "eval_every": 0,
+                                      "norm": "group", "proj_layers": 1, "epochs": 2, "eval_every": 2,
                                       "batch_size": 16, "loss": loss, "alpha": 0.3, "kappa": 5.0})
     single = fit(override(cfg, {"out": str(tmp_path / "one")}), log=lambda s: None)
     spawn_ranks(_ddp_worker, 2, free_port(), cfg.to_dict(), str(tmp_path / "two"))
     ddp = load_checkpoint(tmp_path / "two")
+    assert "val_top1" in single[-1] and "val_top5" in ddp["history"][-1]
     for r1, r2 in zip(single, ddp["history"], strict=True):
         for k in r1:
             if k not in ("images_per_s", "epoch_time_s"):

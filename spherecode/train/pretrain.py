@@ -129,29 +129,42 @@ class PretrainTask(Task):
         return StepOutput(loss, sums)
 
     def evaluate(self, model: nn.Module, trainer: Trainer) -> dict[str, float]:
-        """k-NN top-1/top-5 of the frozen backbone: train split (eval transform) vs the test split."""
-        if trainer.eval_set is None:
+        """k-NN top-1/top-5 of the frozen backbone: train split (eval transform) vs the test split.
+
+        Each rank embeds only its shard of both splits and keeps the features on its device; the
+        k-NN gathers only each shard's top-k candidates (:func:`~spherecode.train.knn.knn_predict`
+        with ``sharded=True``). The memory loader is built once and kept (no new workers per evaluation).
+        """
+        if trainer.eval_set is None or trainer.eval_loader is None:
             return {}
         net = unwrap_model(model)
-        train_x, train_y = backbone_features(net, self.train_set, trainer)
-        test_x, test_y = backbone_features(net, trainer.eval_set, trainer)
+        if getattr(self, "_memory_loader", None) is None:
+            self._memory_loader = knn_memory_loader(self.train_set, trainer)
+        train_x, train_y = backbone_features(net, self._memory_loader, trainer)
+        test_x, test_y = backbone_features(net, trainer.eval_loader, trainer)
         s = self.config.ssl
         return knn_accuracy(train_x, train_y, test_x, test_y, k=s.knn_k, temperature=s.knn_temperature,
-                            num_classes=self.train_set.num_classes)
+                            num_classes=self.train_set.num_classes, sharded=trainer.dist.enabled)
 
 
-def backbone_features(model: nn.Module, dataset: ImageDataset, trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features of every image of ``dataset`` (evaluation transform), on this rank, in order."""
+def knn_memory_loader(dataset: ImageDataset, trainer: Trainer) -> Any:
+    """This rank's shard of ``dataset`` with the evaluation transform, in order (the k-NN memory)."""
     from ..data.dataset import AugmentedDataset
     from ..data.loader import make_loader
-    from .knn import extract_features
 
     cfg = trainer.config
-    loader = make_loader(AugmentedDataset(dataset, dataset.eval_transform()), cfg.data.eval_batch_size or trainer.batch_per_rank,
-                         shuffle=False, workers=cfg.data.workers, pad=False)
+    return make_loader(AugmentedDataset(dataset, dataset.eval_transform()), cfg.data.eval_batch_size or trainer.batch_per_rank,
+                       shuffle=False, rank=trainer.dist.rank, world_size=trainer.dist.world_size,
+                       workers=cfg.data.workers, pin_memory=trainer.device.type == "cuda", pad=False)
+
+
+def backbone_features(model: nn.Module, loader: Any, trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backbone features of every ``(image, label)`` batch of ``loader``, kept on the trainer's device."""
+    from .knn import extract_features
+
     features = model.features if hasattr(model, "features") else model
     with trainer.autocast():
-        return extract_features(_Call(features), loader, trainer.device)
+        return extract_features(_Call(features), loader, trainer.device, keep_on_device=True, to_device=trainer.to_device)
 
 
 class _Call(nn.Module):

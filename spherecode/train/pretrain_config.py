@@ -4,7 +4,7 @@ A :class:`~spherecode.train.config.TrainConfig`-style dataclass with the section
 ``[data] [model] [optim] [run] [ssl]``: the supervised-only fields (head, codebook, temperature,
 relabelling, supervised loss, label smoothing) are left out, so that ``--loss`` names the
 self-supervised loss. Defaults: AdamW, lr 1e-3, weight decay 1e-4, no warm-up, ``[run] task =
-"pretrain"``.
+"pretrain"``, k-NN evaluation every 5 epochs and after the last (``eval_every = 5``).
 
 Examples:
     >>> from spherecode.train.config import override
@@ -48,7 +48,8 @@ EncoderConfig = _section(ModelConfig, "EncoderConfig", drop=("head", "codebook",
                                                              "relabel_penalty", "dim"))
 PretrainOptimConfig = _section(OptimConfig, "PretrainOptimConfig", drop=("loss", "label_smoothing"),
                                defaults={"optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4})
-PretrainRunConfig = _section(RunConfig, "PretrainRunConfig", defaults={"task": "pretrain"})
+# k-NN evaluation every 5 epochs and always after the last one (it embeds both splits)
+PretrainRunConfig = _section(RunConfig, "PretrainRunConfig", defaults={"task": "pretrain", "eval_every": 5})
 
 
 @dataclass
