@@ -57,6 +57,8 @@ class SSLConfig:
     loss: str = _f("hypersolid", "self-supervised loss: hypersolid | clamp | hydes", flag="--loss")
     views: str = _f("auto", "multi-crop recipe: cifar | imagenet | auto (from the data)")
     n_local: int | None = _f(None, "local crops per image (default: the recipe's 6); views = 2 + n_local")
+    augment: str = _f("auto", "multi-crop on: batched (whole batches on the device) | per-sample (loader workers) "
+                              "| auto (batched when the images share one size: cifar100, synthetic)")
     proj_hidden: int = _f(2048, "projector hidden width")
     proj_dim: int = _f(256, "projector output dimension D (the embedding the loss sees)")
     proj_layers: int = _f(3, "projector linear layers (>= 1)")
