@@ -57,29 +57,44 @@ def grayscale(x: Image) -> Image:
     return (0.299 * x[..., 0, :, :] + 0.587 * x[..., 1, :, :] + 0.114 * x[..., 2, :, :]).unsqueeze(-3)
 
 
-def rgb_to_hsv(x: Image) -> Image:
-    """Float RGB in [0, 1] ``(..., 3, H, W)`` to HSV with hue in [0, 1) turns."""
+def _hsv(x: Image) -> tuple[Image, Image, Image]:
+    """Hue (in sixths of a turn, in [-1, 5)), saturation and value planes ``(..., H, W)`` of float
+    RGB ``(..., 3, H, W)``.
+
+    With :math:`\\delta = \\max - \\min`: hue :math:`(g - b)/\\delta`, :math:`2 + (b - r)/\\delta` or
+    :math:`4 + (r - g)/\\delta` sixths of a turn as red, green or blue is the largest (0 for greys).
+    """
     r, g, b = x.unbind(-3)
     maxc = x.amax(-3)
-    minc = x.amin(-3)
-    delta = maxc - minc
-    s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-12), torch.zeros_like(maxc))
-    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
-    rc, gc, bc = (maxc - r) / safe, (maxc - g) / safe, (maxc - b) / safe
-    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = torch.where(delta > 0, (h / 6.0) % 1.0, torch.zeros_like(h))
-    return torch.stack([h, s, maxc], dim=-3)
+    delta = maxc - x.amin(-3)
+    s = delta / maxc.clamp_min(1e-12)
+    h = torch.where(maxc == r, g - b, torch.where(maxc == g, (b - r) + 2.0 * delta, (r - g) + 4.0 * delta))
+    return h / delta.clamp_min(1e-30), s, maxc
+
+
+_HSV_OFFSETS = (5.0, 3.0, 1.0)
+
+
+def _rgb(h6: Image, s: Image, v: Image) -> Image:
+    r"""RGB ``(..., 3, H, W)`` from hue (sixths of a turn, any real), saturation, value planes ``(..., H, W)``:
+    channel :math:`n \in (5, 3, 1)`, :math:`k = (n + h_6) \bmod 6`, :math:`v - vs\,\mathrm{clip}(\min(k, 4 - k), 0, 1)`."""
+    n = torch.tensor(_HSV_OFFSETS, dtype=h6.dtype, device=h6.device)[:, None, None]
+    k = torch.add(n, h6.unsqueeze(-3)).remainder_(6.0)
+    t = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    v = v.unsqueeze(-3)
+    return t.mul_((v * s.unsqueeze(-3)).neg_()).add_(v)
+
+
+def rgb_to_hsv(x: Image) -> Image:
+    """Float RGB in [0, 1] ``(..., 3, H, W)`` to HSV with hue in [0, 1) turns."""
+    h6, s, v = _hsv(x)
+    return torch.stack([(h6 / 6.0) % 1.0, s, v], dim=-3)
 
 
 def hsv_to_rgb(x: Image) -> Image:
     """Inverse of :func:`rgb_to_hsv`."""
     h, s, v = x.unbind(-3)
-    i = torch.floor(h * 6.0)
-    f = h * 6.0 - i
-    i = (i.long() % 6).unsqueeze(-3)
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    table = torch.stack([torch.stack(c, dim=-3) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))])
-    return table.gather(0, i.expand(x.shape).unsqueeze(0)).squeeze(0)
+    return _rgb(6.0 * h, s, v)
 
 
 # The adjustments take float images ``(..., C, H, W)`` in [0, 1] and a factor that is a number or
@@ -107,9 +122,8 @@ def adjust_hue(x: Image, shift: Factor) -> Image:
     """Rotate the hue by ``shift`` turns (``-0.5 <= shift <= 0.5``; a tensor broadcasts as ``(N, 1, 1)``)."""
     if x.shape[-3] != 3 or (not isinstance(shift, torch.Tensor) and shift == 0):
         return x
-    hsv = rgb_to_hsv(x)
-    hue = (hsv[..., 0, :, :] + shift) % 1.0
-    return hsv_to_rgb(torch.cat([hue.unsqueeze(-3), hsv[..., 1:, :, :]], dim=-3))
+    h6, s, v = _hsv(x)
+    return _rgb(h6 + 6.0 * shift, s, v)  # _rgb takes the hue modulo a turn
 
 
 def solarize(x: Image, threshold: float = 0.5) -> Image:
