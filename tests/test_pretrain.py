@@ -44,6 +44,14 @@ def test_pretrain_cli_resume_and_geometry(cli, tmp_path):
     assert code == 0, err
     report = json.loads(text)
     assert {"anisotropy", "effective_rank", "d_prime", "knn_top1", "probe_top1"} <= set(report)
+    # the probe's optimiser settings: another lr, decay and batch give another probe
+    code, text, err = cli("geometry", str(out), "--knn-k", "10", "--probe-epochs", "5", "--probe-lr", "0.05",
+                          "--probe-weight-decay", "0.01", "--probe-batch-size", "16", "--json")
+    assert code == 0, err
+    assert json.loads(text)["probe_train_top1"] != report["probe_train_top1"] or \
+        json.loads(text)["probe_top1"] != report["probe_top1"]
+    code, _, err = cli("geometry", str(out), "--probe-lr", "-1")
+    assert code == 2 and "'lr'" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "h.png").stat().st_size > 0
     # errors: one line, exit 2
     code, _, err = cli("pretrain", "--data", SPEC, "--loss", "simclr", "--epochs", "1", "--out", str(tmp_path / "x"))
@@ -100,3 +108,29 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
     one = load_checkpoint(tmp_path / "one")["model"]
     for k, v in ddp["model"].items():
         assert torch.allclose(v, one[k], rtol=1e-4, atol=1e-5), k
+
+
+def test_augment_modes_and_the_evaluation_default(tmp_path):
+    """Per-sample views (loader workers) train too; by default the k-NN runs every 5 epochs and
+    after the last; batched views need images of one size."""
+    from types import SimpleNamespace
+
+    from spherecode.data.multicrop_batched import KeyedImages
+    from spherecode.errors import SpherecodeError
+    from spherecode.train.loop import Trainer
+    from spherecode.train.pretrain import batched_augmentation
+
+    assert PretrainConfig().run.eval_every == 5 and PretrainConfig().ssl.augment == "auto"
+    cfg = override(PretrainConfig(), {**TINY, "augment": "per-sample", "epochs": 2, "out": str(tmp_path / "ps")})
+    trainer = Trainer(cfg, log=lambda s: None)
+    assert not trainer.task.batched and not isinstance(trainer.train_loader.dataset, KeyedImages)
+    history = trainer.fit()
+    assert "val_top1" not in history[0] and "val_top1" in history[1]      # only after the last epoch
+    auto = Trainer(override(cfg, {"augment": "auto", "out": str(tmp_path / "auto")}), log=lambda s: None)
+    assert auto.task.batched and isinstance(auto.train_loader.dataset, KeyedImages)
+    folder = SimpleNamespace(kind="imagenet", source="/data/imagenet")
+    assert batched_augmentation("auto", folder) is False
+    with pytest.raises(SpherecodeError, match="'--augment' batched.*per-sample"):
+        batched_augmentation("batched", folder)
+    with pytest.raises(SpherecodeError, match="augment"):
+        batched_augmentation("gpu", folder)

@@ -65,6 +65,10 @@ def test_linear_probe_separates_linearly_separable_data():
     x = centres[y] + torch.randn(200, 8, generator=g)
     res = linear_probe(x[:150], y[:150], x[150:], y[150:], epochs=30, lr=1e-2)
     assert res.top1 >= 0.95 and res.top5 == 1.0 and res.train_top1 >= 0.95
+    with pytest.raises(SpherecodeError, match="'weight_decay'"):
+        linear_probe(x[:150], y[:150], x[150:], y[150:], weight_decay=-1.0)
+    with pytest.raises(SpherecodeError, match="'batch_size'"):
+        linear_probe(x[:150], y[:150], x[150:], y[150:], batch_size=0)
 
 
 def test_geometry_of_known_configurations():

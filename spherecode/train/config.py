@@ -64,7 +64,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    optimizer: str = _f("sgd", "sgd (momentum) | adamw")
+    optimizer: str = _f("sgd", "sgd (momentum) | adamw | lars (SGD momentum with a per-layer trust ratio, large batches)")
     lr: float = _f(0.1, "peak learning rate (per global batch)")
     momentum: float = _f(0.9, "SGD momentum (AdamW beta1 stays 0.9)")
     nesterov: bool = _f(False, "Nesterov momentum for SGD")

@@ -182,6 +182,10 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     if train_features.shape[1] != test_features.shape[1]:
         raise SpherecodeError(f"Feature dimensions differ: train D = {train_features.shape[1]}, test D = {test_features.shape[1]}.")
     epochs = check_int("epochs", epochs, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    for name, value in (("lr", lr), ("weight_decay", weight_decay)):
+        if not (isinstance(value, (int, float)) and value >= 0 and value == value and value != float("inf")):
+            raise SpherecodeError(f"Argument '{name}' of the linear probe must be a finite number >= 0, not {value!r}.")
     if num_classes is None:
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     device = train_features.device

@@ -38,7 +38,7 @@ from .schedule import Schedule
 from .task import Task, build_task
 
 AMP_MODES = ("off", "bf16", "fp16", "auto")
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adamw", "lars")
 #: Fields that may change when resuming (they do not change the maths of the run).
 RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "progress", "log_every", "eval_every", "eval_batch_size",
                        "compile", "out")
@@ -148,6 +148,10 @@ class Trainer:
         if o.optimizer == "sgd":
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
                 groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
+        elif o.optimizer == "lars":  # large batches (the CLAMP recipe): SGD momentum with a per-layer trust ratio
+            from .lars import LARS
+
+            self.optimizer = LARS(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
         else:
             self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=(o.momentum, 0.999), weight_decay=o.weight_decay)
         pin = self.device.type == "cuda"
