@@ -37,6 +37,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,7 @@ from torch.utils.data import Dataset
 
 from ..errors import SpherecodeError
 from .multicrop import (CropSpec, MultiCropConfig, adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation,
-                        resolve_multicrop)
+                        grayscale, resolve_multicrop)
 
 _M32 = 0xFFFFFFFF
 
@@ -65,8 +66,15 @@ def mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
+@functools.lru_cache(maxsize=4096)
 def _mix_int(v: int) -> int:
-    return int(mix32(torch.tensor([v & _M32]))[0])
+    """:func:`mix32` of one Python int (plain integer arithmetic; used for constants)."""
+    x = v & _M32
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _M32
+    return x ^ (x >> 16)
 
 
 def sample_keys(seed: int, epoch: torch.Tensor | int, index: torch.Tensor) -> torch.Tensor:
@@ -292,9 +300,11 @@ class BatchedMultiCrop:
         y = torch.matmul(rows[:, None], y)                                        # (N, C, size, size)
         if ch == 3:
             y = jitter_rgb(y, p.factors, p.order)
-            w = torch.tensor(_LUMA, device=y.device, dtype=y.dtype)           # grayscale: every channel the luma
-            m = torch.where(p.gray[:, None, None], w.expand(3, 3), torch.eye(3, device=y.device, dtype=y.dtype))
-            y = torch.bmm(m, y.reshape(n, 3, -1)).view_as(y)
+            if y.device.type == "cpu":  # grayscale: every channel the luma (on the CPU, only the drawn images)
+                rows_g = p.gray.nonzero()[:, 0]
+                y[rows_g] = grayscale(y[rows_g]).expand(-1, 3, -1, -1)
+            else:
+                y = torch.where(p.gray[:, None, None, None], grayscale(y).expand_as(y), y)
         else:  # the generic operations, each with the identity factor where it is not the image's turn
             f = p.factors[:, :, None, None, None]
             ops = (adjust_brightness, adjust_contrast, adjust_saturation)
