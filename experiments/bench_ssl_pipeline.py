@@ -71,8 +71,8 @@ def knn_bench(n_train: int, n_test: int, dim: int, classes: int, device: torch.d
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(classes, dim, generator=g)
     ytr, yte = torch.randint(0, classes, (n_train,), generator=g), torch.randint(0, classes, (n_test,), generator=g)
-    xtr = (centres[ytr] + 2.0 * torch.randn(n_train, dim, generator=g)).to(device)
-    xte = (centres[yte] + 2.0 * torch.randn(n_test, dim, generator=g)).to(device)
+    xtr = (centres[ytr] + 6.0 * torch.randn(n_train, dim, generator=g)).to(device)
+    xte = (centres[yte] + 6.0 * torch.randn(n_test, dim, generator=g)).to(device)
     ytr, yte = ytr.to(device), yte.to(device)
     sync(device)
     if device.type == "cuda":

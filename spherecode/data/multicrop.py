@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -75,10 +76,17 @@ def _hsv(x: Image) -> tuple[Image, Image, Image]:
 _HSV_OFFSETS = (5.0, 3.0, 1.0)
 
 
+@functools.lru_cache(maxsize=256)
+def device_constant(values: tuple[float, ...], device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A small constant tensor on ``device``, made once: building it in every step would copy it from
+    the host each time, and on CUDA a blocking copy waits for all the work queued before it."""
+    return torch.tensor(values, dtype=dtype).to(device)
+
+
 def _rgb(h6: Image, s: Image, v: Image) -> Image:
     r"""RGB ``(..., 3, H, W)`` from hue (sixths of a turn, any real), saturation, value planes ``(..., H, W)``:
     channel :math:`n \in (5, 3, 1)`, :math:`k = (n + h_6) \bmod 6`, :math:`v - vs\,\mathrm{clip}(\min(k, 4 - k), 0, 1)`."""
-    n = torch.tensor(_HSV_OFFSETS, dtype=h6.dtype, device=h6.device)[:, None, None]
+    n = device_constant(_HSV_OFFSETS, h6.device, h6.dtype)[:, None, None]
     k = torch.add(n, h6.unsqueeze(-3)).remainder_(6.0)
     t = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
     v = v.unsqueeze(-3)

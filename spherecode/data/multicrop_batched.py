@@ -47,7 +47,7 @@ from torch.utils.data import Dataset
 
 from ..errors import SpherecodeError
 from .multicrop import (CropSpec, MultiCropConfig, adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation,
-                        grayscale, resolve_multicrop)
+                        device_constant, grayscale, resolve_multicrop)
 
 _M32 = 0xFFFFFFFF
 
@@ -80,7 +80,7 @@ def _mix_int(v: int) -> int:
 def sample_keys(seed: int, epoch: torch.Tensor | int, index: torch.Tensor) -> torch.Tensor:
     """A 32-bit key per image (int64 tensor like ``index``) from ``(seed, epoch, index)``."""
     index = index.long()
-    epoch = torch.as_tensor(epoch, device=index.device).long()
+    epoch = epoch.long() if isinstance(epoch, torch.Tensor) else int(epoch)   # a Python int stays on the host
     base = mix32(torch.full_like(index, _mix_int(seed) ^ (seed >> 32 & _M32)) ^ (epoch & _M32))
     return mix32(base ^ mix32(index & _M32) ^ ((index >> 32) & _M32))
 
@@ -91,7 +91,7 @@ def uniforms(keys: torch.Tensor, stream: int, count: int) -> torch.Tensor:
     A counter-based generator: slot ``j`` is ``mix32(mix32(key ^ h(stream)) ^ h(j))`` (24 bits kept).
     """
     head = mix32(keys ^ _mix_int(0x5BD1E995 + stream))
-    slots = torch.tensor([_mix_int(0x68E31DA4 + j) for j in range(count)], device=keys.device)
+    slots = device_constant(tuple(_mix_int(0x68E31DA4 + j) for j in range(count)), keys.device, torch.int64)
     bits = mix32(head[:, None] ^ slots[None, :]) >> 8
     return bits.float() * (1.0 / (1 << 24))
 
@@ -185,6 +185,7 @@ def blur_matrices(sigma: torch.Tensor, size: int, max_sigma: float) -> torch.Ten
 
 
 _LUMA = (0.299, 0.587, 0.114)
+_IDENTITY = (1.0, 1.0, 1.0, 0.0)  # jitter factors that change nothing
 
 
 def _channel_affine(y: torch.Tensor, op: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
@@ -194,7 +195,7 @@ def _channel_affine(y: torch.Tensor, op: torch.Tensor, factors: torch.Tensor) ->
     :math:`fI`, :math:`b = (1 - f)\bar\ell` (the mean luma); saturation :math:`fI + (1 - f)\mathbf{1}w^\top`.
     The identity (:math:`M = I`, :math:`b = 0`) leaves ``y`` exactly as it was.
     """
-    w = torch.tensor(_LUMA, device=y.device, dtype=y.dtype)
+    w = device_constant(_LUMA, y.device, y.dtype)
     f = factors[:, :3].gather(1, op.clamp(max=2)[:, None])[:, 0]
     scale = torch.where(op <= 2, f, torch.ones_like(f))
     m = scale[:, None, None] * torch.eye(3, device=y.device, dtype=y.dtype)
@@ -217,7 +218,7 @@ def jitter_rgb(y: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> t
     """
     if y.device.type != "cpu":
         return _jitter_rgb_masked(y, factors, order)
-    identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=y.device, dtype=factors.dtype)
+    identity = device_constant(_IDENTITY, y.device, factors.dtype)
     pos_hue = (order == 3).long().argmax(dim=1)
     group = torch.where((factors != identity).any(dim=1), pos_hue, torch.full_like(pos_hue, 4))
     perm = group.argsort(stable=True)
@@ -277,11 +278,11 @@ class BatchedMultiCrop:
         box = crop_boxes(u[:, _S_SCALE:_S_SCALE + _TRIES], u[:, _S_RATIO:_S_RATIO + _TRIES], u[:, _S_TOP], u[:, _S_LEFT],
                          h, w, spec.scale)
         b, c, s, hue = cfg.jitter
-        lows = torch.tensor([max(0.0, 1 - b), max(0.0, 1 - c), max(0.0, 1 - s), -hue], device=keys.device)
-        highs = torch.tensor([1 + b, 1 + c, 1 + s, hue], device=keys.device)
+        lows = device_constant((max(0.0, 1 - b), max(0.0, 1 - c), max(0.0, 1 - s), -hue), keys.device)
+        highs = device_constant((1 + b, 1 + c, 1 + s, hue), keys.device)
         factors = lows + (highs - lows) * u[:, _S_FACTORS:_S_FACTORS + 4]
         jitter = u[:, _S_JITTER] < cfg.jitter_p
-        identity = torch.tensor([1.0, 1.0, 1.0, 0.0], device=keys.device)
+        identity = device_constant(_IDENTITY, keys.device)
         factors = torch.where(jitter[:, None], factors, identity)
         sigma = 0.1 + (2.0 - 0.1) * u[:, _S_SIGMA]
         return ViewParams(box=box, flip=u[:, _S_FLIP] < cfg.flip_p, factors=factors,
@@ -320,8 +321,8 @@ class BatchedMultiCrop:
                 y[rows_s] = 0.5 - (y[rows_s] - 0.5).abs()
             else:
                 y = torch.where(p.solarize[:, None, None, None], 0.5 - (y - 0.5).abs(), y)
-        mean = torch.tensor(cfg.mean, device=y.device, dtype=y.dtype)[:, None, None]
-        inv_std = 1.0 / torch.tensor(cfg.std, device=y.device, dtype=y.dtype)[:, None, None]
+        mean = device_constant(tuple(cfg.mean), y.device, y.dtype)[:, None, None]
+        inv_std = device_constant(tuple(1.0 / s for s in cfg.std), y.device, y.dtype)[:, None, None]
         return (y - mean).mul_(inv_std)
 
     def __call__(self, images: torch.Tensor, indices: torch.Tensor, epoch: torch.Tensor | int = 0) -> list[torch.Tensor]:

@@ -40,18 +40,16 @@ from .base import EmbeddingLoss, check_block_size
 
 def _diagonal_mask(rows: int, cols: int, start: int, device: torch.device) -> torch.Tensor:
     """Boolean (rows, cols) mask of the entries (a, start + a): a row's own column."""
-    r = torch.arange(rows, device=device)
+    r = torch.arange(max(0, min(rows, cols - start)), device=device)  # the rows whose own column exists
     mask = torch.zeros(rows, cols, dtype=torch.bool, device=device)
-    keep = start + r < cols
-    mask[r[keep], start + r[keep]] = True
+    mask[r, start + r] = True
     return mask
 
 
 def _zero_own_(s: torch.Tensor, start: int) -> torch.Tensor:
     """In place: set the entries (a, start + a) of a block to 0 (no (rows, cols) mask allocated)."""
-    r = torch.arange(s.shape[0], device=s.device)
-    keep = start + r < s.shape[1]
-    s[r[keep], start + r[keep]] = 0.0
+    r = torch.arange(max(0, min(s.shape[0], s.shape[1] - start)), device=s.device)  # no boolean mask: no sync
+    s[r, start + r] = 0.0
     return s
 
 
