@@ -95,15 +95,15 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, test_f
         sizes_sum = sizes.clone()
         dist.all_reduce(sizes_sum)
         dist.all_reduce(sizes, op=dist.ReduceOp.MIN)
-        n_train, n_chunks_rows, num_classes = int(sizes_sum[0]), -int(sizes[1]), -int(sizes[2])
+        n_train, max_rows, num_classes = int(sizes_sum[0]), -int(sizes[1]), -int(sizes[2])
     else:
-        n_chunks_rows = n_test
+        max_rows = n_test
     k = min(k, n_train)
     train = F.normalize(train_features.float(), dim=1)
     test = F.normalize(test_features.float().to(device), dim=1)
     labels = train_labels.long().to(device)
     out = torch.zeros(n_test, num_classes, device=device)
-    for i0 in range(0, n_chunks_rows, chunk_size):
+    for i0 in range(0, max_rows, chunk_size):
         q = test[i0:i0 + chunk_size]
         rows = q.shape[0]
         if world > 1:  # every rank's query chunk (padded to chunk_size), the same on all ranks
