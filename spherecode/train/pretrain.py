@@ -103,11 +103,13 @@ class PretrainTask(Task):
             check_int("n_local", s.n_local, minimum=0)
         check_int("proj_dim", s.proj_dim, minimum=1)
         self.loss = build_loss(s)
+        self.loss.equal_batches = True  # every rank's training batch has batch_size / W images (drop_last)
         if 2 + (s.n_local if s.n_local is not None else 6) < self.loss.min_views:
             raise SpherecodeError(f"Argument '--n-local' {s.n_local}: the loss needs at least {self.loss.min_views} views.")
         self.preset = (train_set.kind if train_set.kind in MULTICROP_PRESETS else "cifar") if s.views == "auto" else s.views
         self.batched = batched_augmentation(s.augment, train_set)
         self.augment = BatchedMultiCrop(*self._multicrop_args(train_set), seed=config.run.seed) if self.batched else None
+        self._memory_loader: Any = None  # the k-NN memory's loader, built at the first evaluation and kept
 
     def _multicrop_args(self, base: ImageDataset) -> tuple[str, int | None, float | None]:
         """(preset, n_local, size_scale): crop sides scaled to the data's image size."""
@@ -151,7 +153,7 @@ class PretrainTask(Task):
         if trainer.eval_set is None or trainer.eval_loader is None:
             return {}
         net = unwrap_model(model)
-        if getattr(self, "_memory_loader", None) is None:
+        if self._memory_loader is None:
             self._memory_loader = knn_memory_loader(self.train_set, trainer)
         train_x, train_y = backbone_features(net, self._memory_loader, trainer)
         test_x, test_y = backbone_features(net, trainer.eval_loader, trainer)
