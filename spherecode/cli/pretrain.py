@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--knn-k", type=int, default=200, help="k-NN neighbours (default 200)")
     p.add_argument("--knn-temperature", type=float, default=0.1, help="k-NN vote temperature (default 0.1)")
     p.add_argument("--probe-epochs", type=int, default=100, help="linear-probe epochs, 0 to skip (default 100)")
-    p.add_argument("--probe-lr", type=float, default=1e-3, help="linear-probe AdamW learning rate (default 1e-3)")
+    p.add_argument("--probe-lr", type=float, default=1e-2, help="linear-probe AdamW learning rate (default 1e-2)")
     p.add_argument("--probe-weight-decay", type=float, default=0.0, help="linear-probe weight decay (default 0)")
     p.add_argument("--probe-batch-size", type=int, default=256, help="linear-probe batch size (default 256)")
     p.add_argument("--plot", help="save the positive/negative pair-cosine histogram here (.png, .pdf, .svg)")

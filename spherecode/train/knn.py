@@ -174,10 +174,14 @@ class ProbeResult:
 
 
 def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-                 test_labels: torch.Tensor, num_classes: int | None = None, epochs: int = 100, lr: float = 1e-3,
+                 test_labels: torch.Tensor, num_classes: int | None = None, epochs: int = 100, lr: float = 1e-2,
                  weight_decay: float = 0.0, batch_size: int = 256, seed: int = 0) -> ProbeResult:
     """Train ``nn.Linear(D, C)`` on frozen features (standardised with the training mean and std)
-    with AdamW and a cosine schedule; report test top-1/top-5 and training top-1."""
+    with AdamW and a cosine schedule; report test top-1/top-5 and training top-1.
+
+    Default lr 1e-2: at 1e-3 the probe underfits (CLAMP features on digits, 100 epochs: train
+    top-1 79%, test 75.0%; at 1e-2: 92% and 81.6%, mean of 3 seeds; docs/self_supervised.md).
+    """
     train_features, test_features = _check_features("train_features", train_features), _check_features("test_features", test_features)
     if train_features.shape[1] != test_features.shape[1]:
         raise SpherecodeError(f"Feature dimensions differ: train D = {train_features.shape[1]}, test D = {test_features.shape[1]}.")

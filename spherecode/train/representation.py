@@ -74,7 +74,7 @@ def load_feature_model(checkpoint: str | Path, data: str | None = None) -> tuple
 def evaluate_representation(checkpoint: str | Path, data: str | None = None, split: str = "test",
                             device: str = "cpu", batch_size: int = 256, workers: int = 0, knn_k: int = 200,
                             knn_temperature: float = 0.1, probe_epochs: int = 100, bins: int = 100,
-                            probe_lr: float = 1e-3, probe_weight_decay: float = 0.0,
+                            probe_lr: float = 1e-2, probe_weight_decay: float = 0.0,
                             probe_batch_size: int = 256) -> RepresentationReport:
     """Geometry of the ``split`` features with their labels, k-NN and linear-probe accuracy.
 
