@@ -45,6 +45,14 @@ def test_pretrain_cli_resume_and_geometry(cli, tmp_path):
     assert code == 0, err
     report = json.loads(text)
     assert {"anisotropy", "effective_rank", "d_prime", "knn_top1", "probe_top1"} <= set(report)
+    # the probe's optimiser settings: another lr, decay and batch give another probe
+    code, text, err = cli("geometry", str(out), "--knn-k", "10", "--probe-epochs", "5", "--probe-lr", "0.05",
+                          "--probe-weight-decay", "0.01", "--probe-batch-size", "16", "--json")
+    assert code == 0, err
+    assert json.loads(text)["probe_train_top1"] != report["probe_train_top1"] or \
+        json.loads(text)["probe_top1"] != report["probe_top1"]
+    code, _, err = cli("geometry", str(out), "--probe-lr", "-1")
+    assert code == 2 and "'lr'" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "h.png").stat().st_size > 0
     # errors: one line, exit 2
     code, _, err = cli("pretrain", "--data", SPEC, "--loss", "simclr", "--epochs", "1", "--out", str(tmp_path / "x"))
@@ -77,7 +85,8 @@ def _ddp_worker(rank: int, world: int, port: int, cfg_dict: dict, out: str) -> N
 
 def test_two_process_pretraining_matches_one_process(tmp_path):
     """Gathered pairwise terms under the loop's DDP: the same run as one process on the global batch
-    (fails with --no-gather; the other losses' gathering is checked in test_ssl_distributed.py)."""
+    (fails with --no-gather; the other losses' gathering is checked in test_ssl_distributed.py), and
+    the sharded k-NN evaluation gives the single-process val_top1 / val_top5."""
     loss = "hypersolid"
     import torch
     from ddp_helpers import free_port, spawn_ranks
@@ -87,11 +96,12 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
 
     # GroupNorm backbone and a projector without BatchNorm: no per-rank batch statistics
     cfg = override(PretrainConfig(), {**TINY, "spec": "synthetic:classes=4,per_class=8,image_size=16,noise=8",
-                                      "norm": "group", "proj_layers": 1, "epochs": 2, "eval_every": 0,
-                                      "batch_size": 16, "loss": loss, "hypersolid_alpha": 0.3})
+                                      "norm": "group", "proj_layers": 1, "epochs": 2, "eval_every": 2,
+                                      "batch_size": 16, "loss": loss, "hypersolid_alpha": 0.3, "hydes_kappa": 5.0})
     single = fit(override(cfg, {"out": str(tmp_path / "one")}), log=lambda s: None)
     spawn_ranks(_ddp_worker, 2, free_port(), cfg.to_dict(), str(tmp_path / "two"))
     ddp = load_checkpoint(tmp_path / "two")
+    assert "val_top1" in single[-1] and "val_top5" in ddp["history"][-1]
     for r1, r2 in zip(single, ddp["history"], strict=True):
         for k in r1:
             if k not in ("images_per_s", "epoch_time_s"):
@@ -99,3 +109,29 @@ def test_two_process_pretraining_matches_one_process(tmp_path):
     one = load_checkpoint(tmp_path / "one")["model"]
     for k, v in ddp["model"].items():
         assert torch.allclose(v, one[k], rtol=1e-4, atol=1e-5), k
+
+
+def test_augment_modes_and_the_evaluation_default(tmp_path):
+    """Per-sample views (loader workers) train too; by default the k-NN runs every 5 epochs and
+    after the last; batched views need images of one size."""
+    from types import SimpleNamespace
+
+    from spherecode.data.multicrop_batched import KeyedImages
+    from spherecode.errors import SpherecodeError
+    from spherecode.train.loop import Trainer
+    from spherecode.train.pretrain import batched_augmentation
+
+    assert PretrainConfig().run.eval_every == 5 and PretrainConfig().ssl.augment == "auto"
+    cfg = override(PretrainConfig(), {**TINY, "augment": "per-sample", "epochs": 2, "out": str(tmp_path / "ps")})
+    trainer = Trainer(cfg, log=lambda s: None)
+    assert not trainer.task.batched and not isinstance(trainer.train_loader.dataset, KeyedImages)
+    history = trainer.fit()
+    assert "val_top1" not in history[0] and "val_top1" in history[1]      # only after the last epoch
+    auto = Trainer(override(cfg, {"augment": "auto", "out": str(tmp_path / "auto")}), log=lambda s: None)
+    assert auto.task.batched and isinstance(auto.train_loader.dataset, KeyedImages)
+    folder = SimpleNamespace(kind="imagenet", source="/data/imagenet")
+    assert batched_augmentation("auto", folder) is False
+    with pytest.raises(SpherecodeError, match="'--augment' batched.*per-sample"):
+        batched_augmentation("batched", folder)
+    with pytest.raises(SpherecodeError, match="augment"):
+        batched_augmentation("gpu", folder)

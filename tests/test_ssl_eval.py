@@ -46,6 +46,9 @@ def test_knn_matches_reference_in_chunks(k, chunk, train_chunk):
     ours = knn_predict(train, labels, test, k=k, temperature=0.2, num_classes=4, chunk_size=chunk, train_chunk_size=train_chunk)
     ref = knn_reference(train, labels, test, min(k, 40), 0.2, 4)
     assert torch.allclose(ours.double(), ref, rtol=1e-4)
+    acc = knn_accuracy(train, labels, test, labels[:11], k=k, temperature=0.2, num_classes=4, chunk_size=chunk,
+                       train_chunk_size=train_chunk)
+    assert acc == topk_accuracy(ref, labels[:11])
 
 
 def test_topk_accuracy_and_errors():
@@ -56,6 +59,8 @@ def test_topk_accuracy_and_errors():
         knn_predict(torch.randn(3, 2), torch.tensor([0, 1, 0]), torch.randn(2, 3))
     with pytest.raises(SpherecodeError, match="'k'"):
         knn_predict(torch.randn(3, 2), torch.tensor([0, 1, 0]), torch.randn(2, 2), k=0)
+    with pytest.raises(SpherecodeError, match="'train_chunk_size'"):
+        knn_predict(torch.randn(3, 2), torch.tensor([0, 1, 0]), torch.randn(2, 2), train_chunk_size=0)
 
 
 def test_linear_probe_separates_linearly_separable_data():
@@ -65,6 +70,10 @@ def test_linear_probe_separates_linearly_separable_data():
     x = centres[y] + torch.randn(200, 8, generator=g)
     res = linear_probe(x[:150], y[:150], x[150:], y[150:], epochs=30, lr=1e-2)
     assert res.top1 >= 0.95 and res.top5 == 1.0 and res.train_top1 >= 0.95
+    with pytest.raises(SpherecodeError, match="'weight_decay'"):
+        linear_probe(x[:150], y[:150], x[150:], y[150:], weight_decay=-1.0)
+    with pytest.raises(SpherecodeError, match="'batch_size'"):
+        linear_probe(x[:150], y[:150], x[150:], y[150:], batch_size=0)
 
 
 def test_geometry_of_known_configurations():

@@ -257,3 +257,13 @@ def test_hypersolid_blocks_both_backward_paths(noise):
     out = _BlockHypersolid.apply(z, None, 0, 0.3, 1e-6, 8)
     kept, redo = out.grad_fn.pairs.shape[0], len(out.grad_fn.recompute)
     assert (redo > 0) if noise == 0.05 else (kept > 0)
+
+
+@pytest.mark.parametrize("name", sorted(SSL_LOSSES))
+def test_terms_stay_detached_tensors_on_the_device(name):
+    """No float(...) per step: the logged terms are 0-d tensors, summed on the device by the loop."""
+    loss = SSL_LOSSES[name](**({"kappa": 10.0} if name == "hydes" else {}), **({"block_size": 4} if name != "clamp" else {}))
+    z = torch.randn(8, 4, 16, requires_grad=True)
+    loss(z).backward()
+    assert loss.terms and all(isinstance(t, torch.Tensor) and t.dim() == 0 and not t.requires_grad
+                              and t.device == z.device for t in loss.terms.values())

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--knn-k", type=int, default=200, help="k-NN neighbours (default 200)")
     p.add_argument("--knn-temperature", type=float, default=0.1, help="k-NN vote temperature (default 0.1)")
     p.add_argument("--probe-epochs", type=int, default=100, help="linear-probe epochs, 0 to skip (default 100)")
+    p.add_argument("--probe-lr", type=float, default=1e-2, help="linear-probe AdamW learning rate (default 1e-2)")
+    p.add_argument("--probe-weight-decay", type=float, default=0.0, help="linear-probe weight decay (default 0)")
+    p.add_argument("--probe-batch-size", type=int, default=256, help="linear-probe batch size (default 256)")
     p.add_argument("--plot", help="save the positive/negative pair-cosine histogram here (.png, .pdf, .svg)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -71,7 +74,8 @@ def run_geometry(args: argparse.Namespace) -> int:
 
     rep = evaluate_representation(path, data=args.data, split=args.split, device=args.device, batch_size=args.batch_size,
                                   workers=args.workers, knn_k=args.knn_k, knn_temperature=args.knn_temperature,
-                                  probe_epochs=args.probe_epochs)
+                                  probe_epochs=args.probe_epochs, probe_lr=args.probe_lr,
+                                  probe_weight_decay=args.probe_weight_decay, probe_batch_size=args.probe_batch_size)
     if plot is not None:
         from ..plots_geometry import plot_pair_cosines
 

@@ -108,12 +108,12 @@ class DeviceNormalize:
 class DeviceLoader:
     """Iterate ``loader``'s batches on ``device``: tensors cross non-blocking; ``uint8`` image batches
     are normalised there by ``normalize``; 4-D float images become channels_last when asked.
-    ``set_epoch`` and ``len`` pass through to the loader."""
+    ``set_epoch``, ``len``, ``sampler`` and ``dataset`` pass through to the loader."""
 
     def __init__(self, loader: DataLoader, device: torch.device, normalize: Normalize | None = None,
                  channels_last: bool = False) -> None:
         self.loader, self.device, self.channels_last = loader, device, channels_last
-        self.sampler = loader.sampler
+        self.sampler, self.dataset = loader.sampler, loader.dataset
         self.normalize = DeviceNormalize(normalize, device) if normalize is not None else None
 
     def set_epoch(self, epoch: int) -> None:

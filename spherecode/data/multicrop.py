@@ -30,9 +30,11 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Union
 
 import torch
 import torch.nn.functional as F
@@ -52,57 +54,89 @@ def _restore(x: Image, dtype: torch.dtype) -> Image:
 
 
 def grayscale(x: Image) -> Image:
-    """Luma ``0.299 R + 0.587 G + 0.114 B`` of float RGB ``(3, H, W)``, shape ``(1, H, W)``."""
-    return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0)
+    """Luma ``0.299 R + 0.587 G + 0.114 B`` of float RGB ``(..., 3, H, W)``, shape ``(..., 1, H, W)``."""
+    return (0.299 * x[..., 0, :, :] + 0.587 * x[..., 1, :, :] + 0.114 * x[..., 2, :, :]).unsqueeze(-3)
+
+
+def _hsv(x: Image) -> tuple[Image, Image, Image]:
+    """Hue (in sixths of a turn, in [-1, 5)), saturation and value planes ``(..., H, W)`` of float
+    RGB ``(..., 3, H, W)``.
+
+    With :math:`\\delta = \\max - \\min`: hue :math:`(g - b)/\\delta`, :math:`2 + (b - r)/\\delta` or
+    :math:`4 + (r - g)/\\delta` sixths of a turn as red, green or blue is the largest (0 for greys).
+    """
+    r, g, b = x.unbind(-3)
+    maxc = x.amax(-3)
+    delta = maxc - x.amin(-3)
+    s = delta / maxc.clamp_min(1e-12)
+    h = torch.where(maxc == r, g - b, torch.where(maxc == g, (b - r) + 2.0 * delta, (r - g) + 4.0 * delta))
+    return h / delta.clamp_min(1e-30), s, maxc
+
+
+_HSV_OFFSETS = (5.0, 3.0, 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def device_constant(values: tuple[float, ...], device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A small constant tensor on ``device``, made once: building it in every step would copy it from
+    the host each time, and on CUDA a blocking copy waits for all the work queued before it."""
+    return torch.tensor(values, dtype=dtype).to(device)
+
+
+def _rgb(h6: Image, s: Image, v: Image) -> Image:
+    r"""RGB ``(..., 3, H, W)`` from hue (sixths of a turn, any real), saturation, value planes ``(..., H, W)``:
+    channel :math:`n \in (5, 3, 1)`, :math:`k = (n + h_6) \bmod 6`, :math:`v - vs\,\mathrm{clip}(\min(k, 4 - k), 0, 1)`."""
+    n = device_constant(_HSV_OFFSETS, h6.device, h6.dtype)[:, None, None]
+    k = torch.add(n, h6.unsqueeze(-3)).remainder_(6.0)
+    t = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    v = v.unsqueeze(-3)
+    return t.mul_((v * s.unsqueeze(-3)).neg_()).add_(v)
 
 
 def rgb_to_hsv(x: Image) -> Image:
-    """Float RGB in [0, 1] ``(3, H, W)`` to HSV with hue in [0, 1) turns."""
-    r, g, b = x.unbind(0)
-    maxc = x.amax(0)
-    minc = x.amin(0)
-    delta = maxc - minc
-    s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-12), torch.zeros_like(maxc))
-    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
-    rc, gc, bc = (maxc - r) / safe, (maxc - g) / safe, (maxc - b) / safe
-    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = torch.where(delta > 0, (h / 6.0) % 1.0, torch.zeros_like(h))
-    return torch.stack([h, s, maxc])
+    """Float RGB in [0, 1] ``(..., 3, H, W)`` to HSV with hue in [0, 1) turns."""
+    h6, s, v = _hsv(x)
+    return torch.stack([(h6 / 6.0) % 1.0, s, v], dim=-3)
 
 
 def hsv_to_rgb(x: Image) -> Image:
     """Inverse of :func:`rgb_to_hsv`."""
-    h, s, v = x.unbind(0)
-    i = torch.floor(h * 6.0)
-    f = h * 6.0 - i
-    i = i.long() % 6
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    table = torch.stack([torch.stack(c) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))])
-    return table.gather(0, i.expand(3, *i.shape).unsqueeze(0)).squeeze(0)
+    h, s, v = x.unbind(-3)
+    return _rgb(6.0 * h, s, v)
 
 
-def adjust_brightness(x: Image, factor: float) -> Image:
+# The adjustments take float images ``(..., C, H, W)`` in [0, 1] and a factor that is a number or
+# a tensor broadcasting against the image (``(N, 1, 1, 1)``: one factor per image of a batch).
+Factor = Union[float, torch.Tensor]
+
+
+def adjust_brightness(x: Image, factor: Factor) -> Image:
     return (x * factor).clamp(0, 1)
 
 
-def adjust_contrast(x: Image, factor: float) -> Image:
-    mean = grayscale(x).mean() if x.shape[0] == 3 else x.mean()
+def adjust_contrast(x: Image, factor: Factor) -> Image:
+    """Blend with the image's mean luma (mean over channels and pixels for non-RGB)."""
+    mean = (grayscale(x) if x.shape[-3] == 3 else x).mean(dim=(-3, -2, -1), keepdim=True)
     return (factor * x + (1 - factor) * mean).clamp(0, 1)
 
 
-def adjust_saturation(x: Image, factor: float) -> Image:
-    if x.shape[0] != 3:
+def adjust_saturation(x: Image, factor: Factor) -> Image:
+    if x.shape[-3] != 3:
         return x
     return (factor * x + (1 - factor) * grayscale(x)).clamp(0, 1)
 
 
-def adjust_hue(x: Image, shift: float) -> Image:
-    """Rotate the hue by ``shift`` turns (``-0.5 <= shift <= 0.5``)."""
-    if x.shape[0] != 3 or shift == 0:
+def adjust_hue(x: Image, shift: Factor) -> Image:
+    """Rotate the hue by ``shift`` turns (``-0.5 <= shift <= 0.5``; a tensor broadcasts as ``(N, 1, 1)``)."""
+    if x.shape[-3] != 3 or (not isinstance(shift, torch.Tensor) and shift == 0):
         return x
-    hsv = rgb_to_hsv(x)
-    hsv[0] = (hsv[0] + shift) % 1.0
-    return hsv_to_rgb(hsv)
+    h6, s, v = _hsv(x)
+    return _rgb(h6 + 6.0 * shift, s, v)  # _rgb takes the hue modulo a turn
+
+
+def solarize(x: Image, threshold: float = 0.5) -> Image:
+    """Invert the pixels at or above ``threshold``: :math:`x \\mapsto 1 - x`."""
+    return torch.where(x >= threshold, 1.0 - x, x)
 
 
 class ColorJitter:
@@ -138,7 +172,7 @@ class RandomGrayscale:
         self.p = p
 
     def __call__(self, img: Image, g: torch.Generator) -> Image:
-        if _uniform(g) >= self.p or img.shape[0] != 3:
+        if _uniform(g) >= self.p or img.shape[-3] != 3:
             return img
         x, dtype = _to_float(img)
         return _restore(grayscale(x).expand(3, -1, -1).clone(), dtype)
@@ -157,7 +191,7 @@ class RandomSolarize:
         if _uniform(g) >= self.p:
             return img
         x, dtype = _to_float(img)
-        return _restore(torch.where(x >= self.threshold, 1.0 - x, x), dtype)
+        return _restore(solarize(x, self.threshold), dtype)
 
     def __repr__(self) -> str:
         return f"RandomSolarize(p={self.p})"
@@ -252,13 +286,10 @@ def crop_transform(spec: CropSpec, cfg: MultiCropConfig) -> Compose:
     return Compose(steps)
 
 
-def multicrop_transform(preset: str | MultiCropConfig = "cifar", n_local: int | None = None,
-                        size_scale: float | None = None) -> Views:
-    """The multi-crop transform of a preset (or config): returns ``2 + n_local`` views per image.
-
-    ``n_local`` overrides the preset's number of local crops; ``size_scale`` rescales every crop
-    side (e.g. to pretrain on small synthetic images).
-    """
+def resolve_multicrop(preset: str | MultiCropConfig = "cifar", n_local: int | None = None,
+                      size_scale: float | None = None) -> MultiCropConfig:
+    """The config of a preset name (or a config), with ``n_local`` local crops and every crop side
+    multiplied by ``size_scale`` (rounded, at least 1) when given."""
     if isinstance(preset, str):
         check_choice("preset", preset, MULTICROP_PRESETS)
         cfg = MULTICROP_PRESETS[preset]
@@ -271,6 +302,18 @@ def multicrop_transform(preset: str | MultiCropConfig = "cifar", n_local: int | 
             return replace(c, size=max(1, int(round(c.size * size_scale))))
         cfg = replace(cfg, global_crops=(scaled(cfg.global_crops[0]), scaled(cfg.global_crops[1])),
                       local_crop=scaled(cfg.local_crop))
+    return cfg
+
+
+def multicrop_transform(preset: str | MultiCropConfig = "cifar", n_local: int | None = None,
+                        size_scale: float | None = None) -> Views:
+    """The multi-crop transform of a preset (or config): returns ``2 + n_local`` views per image.
+
+    ``n_local`` overrides the preset's number of local crops; ``size_scale`` rescales every crop
+    side (e.g. to pretrain on small synthetic images). The same views for a whole batch on the
+    device: :class:`spherecode.data.multicrop_batched.BatchedMultiCrop`.
+    """
+    cfg = resolve_multicrop(preset, n_local, size_scale)
     return Views([crop_transform(spec, cfg) for spec in cfg.crops()])
 
 

@@ -53,8 +53,11 @@ class _GatherWithGrad(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, sizes: list[int]) -> torch.Tensor:  # type: ignore[override]
         me = dist.get_rank()
         longest = max(sizes)
-        padded = x.new_zeros((longest, *x.shape[1:]))
-        padded[: x.shape[0]] = x
+        if x.shape[0] == longest:
+            padded = x
+        else:
+            padded = x.new_zeros((longest, *x.shape[1:]))
+            padded[: x.shape[0]] = x
         parts = [torch.empty_like(padded) for _ in sizes]
         dist.all_gather(parts, padded.contiguous())
         ctx.sizes = sizes
@@ -69,16 +72,21 @@ class _GatherWithGrad(torch.autograd.Function):
         return grad[ctx.start: ctx.start + n], None
 
 
-def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+def gather_rows(x: torch.Tensor, equal_sizes: bool = False) -> tuple[torch.Tensor, int]:
     r"""All-gather ``x`` along dim 0 across ranks, keeping the gradient; return it and this rank's offset.
 
     Ranks may hold different numbers of rows (a short last batch); the other dimensions must agree.
-    The backward all-reduces (sums) the incoming gradient and returns this rank's rows, so
-    :math:`\sum_r L_r` is differentiated correctly (see the module docstring). A no-op that returns
-    ``(x, 0)`` when not distributed.
+    Exchanging the row counts makes the host wait for the device; with ``equal_sizes=True`` (the
+    caller knows every rank holds ``x.shape[0]`` rows, as with ``drop_last`` batches) the counts are
+    not exchanged and nothing waits. The backward all-reduces (sums) the incoming gradient and
+    returns this rank's rows, so :math:`\sum_r L_r` is differentiated correctly (see the module
+    docstring). A no-op that returns ``(x, 0)`` when not distributed.
     """
     if not is_distributed():
         return x, 0
+    if equal_sizes:
+        sizes = [x.shape[0]] * dist.get_world_size()
+        return _GatherWithGrad.apply(x, sizes), x.shape[0] * dist.get_rank()
     n = torch.tensor([x.shape[0]], device=x.device, dtype=torch.long)
     counts = [torch.zeros_like(n) for _ in range(dist.get_world_size())]
     dist.all_gather(counts, n)

@@ -95,7 +95,8 @@ class ModelConfig(EncoderConfig):
 class CommonOptimConfig:
     """Optimiser, schedule and regularisation settings shared by every task."""
 
-    optimizer: str = _f("sgd", "sgd (momentum) | adamw", choices=("sgd", "adamw"))
+    optimizer: str = _f("sgd", "sgd (momentum) | adamw | lars (SGD momentum with a per-layer trust ratio, large batches)",
+                        choices=("sgd", "adamw", "lars"))
     lr: float = _f(0.1, "peak learning rate (per global batch)", positive=True)
     momentum: float = _f(0.9, "SGD momentum (AdamW beta1)", min=0.0, max=0.999999)
     nesterov: bool = _f(False, "Nesterov momentum for SGD")

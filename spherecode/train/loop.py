@@ -44,7 +44,7 @@ from .schedule import Schedule
 from .task import EvalContext, Task
 
 AMP_MODES = ("off", "bf16", "fp16", "auto")
-OPTIMIZERS = ("sgd", "adamw")
+OPTIMIZERS = ("sgd", "adamw", "lars")
 #: Fields that may change when resuming (they do not change the maths of the run; a new ``epochs``
 #: re-plans the schedule's end and is said in the log).
 RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "progress", "log_every", "eval_every", "eval_batch_size",
@@ -259,6 +259,10 @@ class Trainer:
         if o.optimizer == "sgd":
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
                 groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
+        elif o.optimizer == "lars":  # large batches (the CLAMP recipe): SGD momentum with a per-layer trust ratio
+            from .lars import LARS
+
+            self.optimizer = LARS(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
         else:
             self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=(o.momentum, 0.999), weight_decay=o.weight_decay)
         self.train_loader = self._loader(self.train_set, self.task.train_dataset(self.train_set), self.batch_per_rank, True)
@@ -272,7 +276,8 @@ class Trainer:
             self.eval_loader = self._loader(self.eval_set, self.task.eval_dataset(self.eval_set), self.eval_batch, False)
         self.eval_context = EvalContext(device=self.device, amp_dtype=self.amp_dtype, loader=self.eval_loader,
                                         eval_set=self.eval_set, batch_size=self.eval_batch, workers=self.workers,
-                                        dist=dist)
+                                        dist=dist, make_loader=lambda base: self._loader(
+                                            base, self.task.eval_dataset(base), self.eval_batch, False))
         self.schedule = Schedule(o.lr, cfg.run.epochs * self.steps_per_epoch, round(o.warmup_epochs * self.steps_per_epoch),
                                  o.schedule, o.min_lr, o.milestones, o.gamma, self.steps_per_epoch, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None

@@ -7,7 +7,10 @@ checkpoints, ``--resume`` and ``metrics.jsonl``; the task supplies
 - the model: a ResNet backbone and a projector MLP
   (``Linear-BN-ReLU`` x (``proj_layers`` - 1), then ``Linear`` to ``proj_dim``);
 - multi-crop views (:mod:`spherecode.data.multicrop`; the ``cifar`` or ``imagenet`` preset from
-  the data, crop sides scaled to the data's image size);
+  the data, crop sides scaled to the data's image size): with ``augment = "batched"`` (the
+  default for images of one size: CIFAR, synthetic) the loader hands over the ``uint8`` images
+  and :class:`~spherecode.data.multicrop_batched.BatchedMultiCrop` makes every view of the batch
+  on the device in :meth:`PretrainTask.training_step`; with ``"per-sample"`` the loader workers do;
 - the loss: Hypersolid, CLAMP or HyDeS on the (B, V, D) projector outputs, in float32 outside
   autocast, gathering across ranks (with gradient) under DDP;
 - evaluation: weighted k-NN (k = 200, T = 0.1) on the frozen backbone's features of the train
@@ -28,6 +31,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..data.multicrop import MULTICROP_PRESETS, group_views, multicrop_transform
+from ..data.multicrop_batched import BatchedMultiCrop, KeyedImages
 from ..errors import SpherecodeError, check_choice, check_int
 from ..nn.backbones import ARCHS, resnet
 from ..nn.losses import SSL_LOSSES, EmbeddingLoss
@@ -98,9 +102,18 @@ class PretrainTask(Task):
             check_int("n_local", s.n_local, minimum=0)
         check_int("proj_dim", s.proj_dim, minimum=1)
         self.loss = build_loss(config)
+        self.loss.equal_batches = True  # every rank's training batch has batch_size / W images (drop_last)
         if 2 + (s.n_local if s.n_local is not None else 6) < self.loss.min_views:
             raise SpherecodeError(f"Argument '--n-local' {s.n_local}: the loss needs at least {self.loss.min_views} views.")
         self.preset = (train_set.kind if train_set.kind in MULTICROP_PRESETS else "cifar") if s.views == "auto" else s.views
+        self.batched = batched_augmentation(s.augment, train_set)
+        self.augment = BatchedMultiCrop(*self._multicrop_args(train_set), seed=config.run.seed) if self.batched else None
+        self._memory_loader: Any = None  # the k-NN memory's loader, built at the first evaluation and kept
+
+    def _multicrop_args(self, base: ImageDataset) -> tuple[str, int | None, float | None]:
+        """(preset, n_local, size_scale): crop sides scaled to the data's image size."""
+        scale = base.image_size / MULTICROP_PRESETS[self.preset].global_crops[0].size
+        return self.preset, self.config.ssl.n_local, None if scale == 1 else scale
 
     def build_model(self) -> nn.Module:
         m, s = self.config.model, self.config.ssl
@@ -111,14 +124,16 @@ class PretrainTask(Task):
     def train_dataset(self, base: ImageDataset) -> Dataset:
         from ..data.dataset import AugmentedDataset
 
-        preset = MULTICROP_PRESETS[self.preset]
-        scale = base.image_size / preset.global_crops[0].size
-        transform = multicrop_transform(preset, n_local=self.config.ssl.n_local,
-                                        size_scale=None if scale == 1 else scale)
-        return AugmentedDataset(base, transform, seed=self.config.run.seed)
+        if self.batched:
+            return KeyedImages(base)  # uint8 images and (index, epoch) keys; the views are made on the device
+        return AugmentedDataset(base, multicrop_transform(*self._multicrop_args(base)), seed=self.config.run.seed)
 
     def training_step(self, model: nn.Module, batch: Any) -> StepOutput:
-        views, _ = batch
+        views, keys = batch
+        if self.augment is not None:
+            views = self.augment(views, keys[:, 0], keys[:, 1])
+            if self.config.run.channels_last and views[0].device.type == "cuda":
+                views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         z = model(list(views))
         with torch.autocast(device_type=z.device.type, enabled=False):
             loss = self.loss(z.float())
@@ -128,28 +143,44 @@ class PretrainTask(Task):
         return StepOutput(loss, sums)
 
     def evaluate(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
-        """k-NN top-1/top-5 of the frozen backbone: train split (eval transform) vs the test split."""
-        if ctx.eval_set is None:
+        """k-NN top-1/top-5 of the frozen backbone: train split (eval transform) vs the test split.
+
+        Each rank embeds only its shard of both splits and keeps the features on its device; the
+        k-NN gathers only each shard's top-k candidates (:func:`~spherecode.train.knn.knn_predict`
+        with ``sharded=True``). The memory loader is built once and kept (no new workers per evaluation).
+        """
+        if ctx.eval_set is None or ctx.loader is None or ctx.make_loader is None:
             return {}
         net = unwrap_model(model)
-        train_x, train_y = backbone_features(net, self.train_set, ctx)
-        test_x, test_y = backbone_features(net, ctx.eval_set, ctx)
+        if self._memory_loader is None:
+            self._memory_loader = ctx.make_loader(self.train_set)
+        train_x, train_y = backbone_features(net, self._memory_loader, ctx)
+        test_x, test_y = backbone_features(net, ctx.loader, ctx)
         s = self.config.ssl
         return knn_accuracy(train_x, train_y, test_x, test_y, k=s.knn_k, temperature=s.knn_temperature,
-                            num_classes=self.train_set.num_classes)
+                            num_classes=self.train_set.num_classes, sharded=ctx.dist.enabled)
 
 
-def backbone_features(model: nn.Module, dataset: ImageDataset, ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features of every image of ``dataset`` (evaluation transform), on this rank, in order."""
-    from ..data.dataset import AugmentedDataset
-    from ..data.loader import make_loader
+AUGMENT_MODES = ("auto", "batched", "per-sample")
+
+
+def batched_augmentation(mode: str, train_set: ImageDataset) -> bool:
+    """Whether ``[ssl] augment = mode`` makes the views on the device for ``train_set``."""
+    check_choice("augment", mode, AUGMENT_MODES)
+    same_size = train_set.kind == "cifar"  # CIFAR and synthetic: one image size; folders: any size
+    if mode == "batched" and not same_size:
+        raise SpherecodeError(f"Argument '--augment' batched needs images of one size (cifar100, synthetic); "
+                              f"'{train_set.source or train_set.kind}' has images of any size: use --augment per-sample or auto.")
+    return mode == "batched" or (mode == "auto" and same_size)
+
+
+def backbone_features(model: nn.Module, loader: Any, ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backbone features of every ``(image, label)`` batch of ``loader`` (batches on ``ctx.device``), kept there."""
     from .knn import extract_features
 
-    loader = make_loader(AugmentedDataset(dataset, dataset.eval_transform()), ctx.batch_size,
-                         shuffle=False, workers=ctx.workers, pad=False)
     features = model.features if hasattr(model, "features") else model
     with ctx.autocast():
-        return extract_features(_Call(features), loader, ctx.device)
+        return extract_features(_Call(features), loader, ctx.device, keep_on_device=True)
 
 
 class _Call(nn.Module):

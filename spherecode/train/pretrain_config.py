@@ -7,7 +7,8 @@ whose fields are exactly that loss's constructor arguments (besides ``gather_dis
 Their flags carry the section's name: ``--hydes-alpha``, ``--hypersolid-block-size``, ``--clamp-scale``.
 The supervised-only fields (head, codebook, temperature, relabelling, supervised loss, label
 smoothing) are absent, so that ``--loss`` names the self-supervised loss. Defaults: AdamW, lr 1e-3,
-weight decay 1e-4, no warm-up, ``[run] task = "pretrain"``.
+weight decay 1e-4, no warm-up, ``[run] task = "pretrain"``, k-NN evaluation every 5
+epochs and after the last (``eval_every = 5``).
 
 Examples:
     >>> from spherecode.train.config import override
@@ -29,7 +30,7 @@ from .config import CommonOptimConfig, DataConfig, EncoderConfig, RunConfig, _f
 class PretrainOptimConfig(CommonOptimConfig):
     """The shared optimiser settings with the pretraining defaults (AdamW, lr 1e-3, weight decay 1e-4)."""
 
-    optimizer: str = _f("adamw", "sgd (momentum) | adamw", choices=("sgd", "adamw"))
+    optimizer: str = _f("adamw", "sgd (momentum) | adamw | lars (large batches)", choices=("sgd", "adamw", "lars"))
     lr: float = _f(1e-3, "peak learning rate (per global batch)", positive=True)
     weight_decay: float = _f(1e-4, "weight decay (decoupled for AdamW)", min=0.0)
 
@@ -37,6 +38,8 @@ class PretrainOptimConfig(CommonOptimConfig):
 @dataclass
 class PretrainRunConfig(RunConfig):
     task: str = _f("pretrain", "what to train: pretrain (self-supervised, a [ssl] section)")
+    # k-NN evaluation every 5 epochs and always after the last one (it embeds both splits)
+    eval_every: int = _f(5, "evaluate (k-NN) every this many epochs and at the end (0: never)", min=0)
 
 
 @dataclass
@@ -45,6 +48,9 @@ class SSLConfig:
                    flag="--loss", choices=("hypersolid", "clamp", "hydes"))
     views: str = _f("auto", "multi-crop recipe: cifar | imagenet | auto (from the data)")
     n_local: int | None = _f(None, "local crops per image (default: the recipe's 6); views = 2 + n_local", min=0)
+    augment: str = _f("auto", "multi-crop on: batched (whole batches on the device) | per-sample (loader workers) "
+                              "| auto (batched when the images share one size: cifar100, synthetic)",
+                      choices=("auto", "batched", "per-sample"))
     proj_hidden: int = _f(2048, "projector hidden width", min=1)
     proj_dim: int = _f(256, "projector output dimension D (the embedding the loss sees)", min=1)
     proj_layers: int = _f(3, "projector linear layers (>= 1)", min=1)

@@ -64,8 +64,15 @@ def load_feature_model(checkpoint: str | Path | Run, data: str | None = None) ->
 
 def evaluate_representation(checkpoint: str | Path | Run, data: str | None = None, split: str = "test",
                             device: str = "cpu", batch_size: int = 256, workers: int = 0, knn_k: int = 200,
-                            knn_temperature: float = 0.1, probe_epochs: int = 100, bins: int = 100) -> RepresentationReport:
-    """Geometry of the ``split`` features with their labels, k-NN and linear-probe accuracy."""
+                            knn_temperature: float = 0.1, probe_epochs: int = 100, bins: int = 100,
+                            probe_lr: float = 1e-2, probe_weight_decay: float = 0.0,
+                            probe_batch_size: int = 256) -> RepresentationReport:
+    """Geometry of the ``split`` features with their labels, k-NN and linear-probe accuracy.
+
+    The probe (:func:`~spherecode.train.knn.linear_probe`: AdamW, cosine schedule, standardised
+    features) trains ``probe_epochs`` epochs (0: no probe) with ``probe_lr``, ``probe_weight_decay``
+    and ``probe_batch_size``.
+    """
     from ..data.dataset import AugmentedDataset
     from ..data.loader import make_loader
     from ..data.spec import build_dataset
@@ -84,7 +91,8 @@ def evaluate_representation(checkpoint: str | Path | Run, data: str | None = Non
     (xtr, ytr), (xte, yte) = feats["train"], feats[split]
     classes = int(max(ytr.max(), yte.max())) + 1
     knn = knn_accuracy(xtr, ytr, xte, yte, k=knn_k, temperature=knn_temperature, num_classes=classes)
-    probe = linear_probe(xtr, ytr, xte, yte, num_classes=classes, epochs=probe_epochs) if probe_epochs else None
+    probe = linear_probe(xtr, ytr, xte, yte, num_classes=classes, epochs=probe_epochs, lr=probe_lr,
+                         weight_decay=probe_weight_decay, batch_size=probe_batch_size) if probe_epochs else None
     labels = yte.numpy()
     return RepresentationReport(geometry=geometry_report(xte, labels), knn=knn, probe=probe,
                                 histogram=pair_cosine_histograms(xte, labels, bins=bins), task=config.run.task)

@@ -72,6 +72,9 @@ class EvalContext:
     batch_size: int = 256
     workers: int = 0
     dist: distributed.DistInfo = field(default_factory=distributed.DistInfo)
+    #: This rank's shard of another split (e.g. the training set as a k-NN memory) with the task's
+    #: evaluation transform, batches on the device like ``loader``'s.
+    make_loader: Callable[[ImageDataset], Any] | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:

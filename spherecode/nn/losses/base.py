@@ -14,7 +14,12 @@ class EmbeddingLoss(nn.Module):
 
     ``z`` holds B images with V views each and D features: shape ``(B, V, D)``. Subclasses return
     the loss and a dict of named terms; the detached terms of the last call are kept in
-    :attr:`terms` for logging.
+    :attr:`terms` for logging, as 0-d tensors on ``z``'s device (no host synchronisation per step:
+    the training loop sums them on the device and reduces once per epoch; ``float(t)`` to read one).
+
+    ``equal_batches`` (attribute, default ``False``): every rank's ``z`` has the same number of
+    rows, as in training with ``drop_last``; the distributed gather then skips exchanging the row
+    counts, which would need a host synchronisation.
     """
 
     #: Fewest views per image the loss is defined for.
@@ -23,7 +28,8 @@ class EmbeddingLoss(nn.Module):
     def __init__(self, gather_distributed: bool = False, dim: int | None = None) -> None:
         super().__init__()
         self.gather_distributed = bool(gather_distributed)
-        self.terms: dict[str, float] = {}
+        self.terms: dict[str, torch.Tensor] = {}
+        self.equal_batches = False
         if dim is not None:
             dim = check_int("dim", dim, minimum=1)
         #: Expected embedding dimension D (checked on every call when set).
@@ -32,14 +38,18 @@ class EmbeddingLoss(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         self.check(z)
         loss, terms = self.compute(z)
-        self.terms = {k: float(v.detach()) for k, v in terms.items()}
+        self.terms = {k: v.detach() for k, v in terms.items()}
         return loss
 
     def compute(self, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
     def check(self, z: torch.Tensor) -> None:
-        """Raise :class:`SpherecodeError` for a non-tensor, a wrong shape, a D change or non-finite values."""
+        """Raise :class:`SpherecodeError` for a non-tensor, a wrong shape, a D change or non-finite values.
+
+        Non-finite values are looked for only on the CPU: on an accelerator the check would stop
+        the host every step (a diverged run is caught by the loop's per-epoch check instead).
+        """
         name = type(self).__name__
         if not isinstance(z, torch.Tensor):
             raise SpherecodeError(f"{name}: argument 'z' must be a torch.Tensor, not {type(z).__name__}.")
@@ -61,13 +71,16 @@ class EmbeddingLoss(nn.Module):
                 f"does not match the loss's dim = {self.dim} (the projector's output size).")
         if not z.is_floating_point():
             raise SpherecodeError(f"{name}: argument 'z' must be floating point, not {z.dtype}.")
-        if not bool(torch.isfinite(z).all()):
+        if z.device.type == "cpu" and not bool(torch.isfinite(z).all()):
             raise SpherecodeError(f"{name}: argument 'z' contains NaN or infinite values.")
 
-    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Rows of every rank (with gradient) and this rank's offset, or ``(x, 0)`` when not gathering."""
+    def gather(self, x: torch.Tensor, equal_sizes: bool = False) -> tuple[torch.Tensor, int]:
+        """Rows of every rank (with gradient) and this rank's offset, or ``(x, 0)`` when not gathering.
+
+        ``equal_sizes``: the caller knows every rank passes as many rows (e.g. one scalar each).
+        """
         if self.gather_distributed and is_distributed():
-            return gather_rows(x)
+            return gather_rows(x, equal_sizes=equal_sizes or self.equal_batches)
         return x, 0
 
 

@@ -21,7 +21,7 @@ Examples
 >>> value = loss(z)
 >>> sorted(loss.terms)
 ['energy', 'mean_radius', 'overlapping_pairs']
->>> abs(float(value) - torch.log(torch.tensor(loss.terms["energy"]) + 1e-6).item()) < 1e-5
+>>> abs(float(value) - torch.log(loss.terms["energy"] + 1e-6).item()) < 1e-5
 True
 """
 
@@ -90,8 +90,8 @@ class ClampLoss(EmbeddingLoss):
         dist = torch.where(active, sq, torch.ones_like(sq)).sqrt()
         overlap = torch.where(active, (1.0 - dist / s_range).clamp_min(0.0) ** self.power, torch.zeros_like(sq))
         energy_here = 0.5 * overlap.sum()
-        energies, _ = self.gather(energy_here.reshape(1))
+        energies, _ = self.gather(energy_here.reshape(1), equal_sizes=True)
         energy = energies.sum()
         loss = torch.log(energy + self.eps)
-        pairs, _ = self.gather(active.sum().reshape(1).to(z.dtype))
+        pairs, _ = self.gather(active.sum().reshape(1).to(z.dtype), equal_sizes=True)
         return loss, {"energy": energy, "mean_radius": r.mean(), "overlapping_pairs": pairs.sum()}

@@ -23,7 +23,7 @@ Examples
 >>> value = loss(z)
 >>> sorted(loss.terms)
 ['h_global', 'h_local', 'mutual_information']
->>> abs(float(value) + loss.terms["mutual_information"]) < 1e-6
+>>> abs(float(value) + float(loss.terms["mutual_information"])) < 1e-6
 True
 """
 

@@ -25,7 +25,7 @@ Examples
 >>> collapsed = torch.ones(4, 2, 8)              # every view identical
 >>> round(float(loss(collapsed)), 6)             # align 0 + full repulsion (M-1)/M + norm
 0.875003
->>> round(loss.terms["repulsion"], 6)
+>>> round(float(loss.terms["repulsion"]), 6)
 0.875
 """
 
@@ -40,18 +40,16 @@ from .base import EmbeddingLoss, check_block_size
 
 def _diagonal_mask(rows: int, cols: int, start: int, device: torch.device) -> torch.Tensor:
     """Boolean (rows, cols) mask of the entries (a, start + a): a row's own column."""
-    r = torch.arange(rows, device=device)
+    r = torch.arange(max(0, min(rows, cols - start)), device=device)  # the rows whose own column exists
     mask = torch.zeros(rows, cols, dtype=torch.bool, device=device)
-    keep = start + r < cols
-    mask[r[keep], start + r[keep]] = True
+    mask[r, start + r] = True
     return mask
 
 
 def _zero_own_(s: torch.Tensor, start: int) -> torch.Tensor:
     """In place: set the entries (a, start + a) of a block to 0 (no (rows, cols) mask allocated)."""
-    r = torch.arange(s.shape[0], device=s.device)
-    keep = start + r < s.shape[1]
-    s[r[keep], start + r[keep]] = 0.0
+    r = torch.arange(max(0, min(s.shape[0], s.shape[1] - start)), device=s.device)  # no boolean mask: no sync
+    s[r, start + r] = 0.0
     return s
 
 
@@ -91,6 +89,10 @@ class _BlockHypersolid(torch.autograd.Function):
     more bytes than the embeddings) are saved; backward recomputes the unit vectors, scatters the
     kept pairs and recomputes the remaining blocks, so memory is O(M D + block M), never O(M^2). Returns the terms
     ``[align, repulsion, norm, mean_norm]``.
+
+    Keeping pairs needs their count on the host, so it is done on the CPU only (where reading a
+    count costs nothing); on an accelerator every block is recomputed in backward and no step
+    waits for the device.
     """
 
     @staticmethod
@@ -110,7 +112,7 @@ class _BlockHypersolid(torch.autograd.Function):
         # Past the cutoff the ReLU is exactly 0, so a block's gradient is sparse: keep the active
         # pairs (a, b) while their indices fit in the budget (as many bytes as the embeddings),
         # and mark the other blocks for recomputation in backward.
-        budget = u.numel() * u.element_size() // 16
+        budget = u.numel() * u.element_size() // 16 if u.device.type == "cpu" else 0
         pairs, recompute = [], []
         for i0 in range(0, u.shape[0], block):
             s = torch.mm(u[i0:i0 + block], uc.T, out=buf[: min(block, u.shape[0] - i0)])
@@ -134,7 +136,7 @@ class _BlockHypersolid(torch.autograd.Function):
         norm = norm_weight * (mean_norm - 1.0) ** 2
         ctx.save_for_backward(z, target, *(() if cols_raw is None else (cols_raw,)))
         ctx.offset, ctx.alpha, ctx.norm_weight, ctx.block = offset, alpha, norm_weight, block
-        ctx.mean_norm = float(mean_norm)
+        ctx.mean_norm = mean_norm.detach()
         return torch.stack([align, repulsion, norm, mean_norm])
 
     @staticmethod
@@ -155,8 +157,8 @@ class _BlockHypersolid(torch.autograd.Function):
         step = max(ctx.block, 1024)
         for j in range(0, a.shape[0], step):
             aj, cj = a[j:j + step], c[j:j + step]
-            grad_rows.index_add_(0, aj, uc[cj], alpha=float(scale))
-            grad_cols.index_add_(0, cj, u[aj], alpha=float(scale))
+            grad_rows.index_add_(0, aj, uc[cj] * scale)
+            grad_cols.index_add_(0, cj, u[aj] * scale)
         # the other blocks: recompute the similarities
         rows_per_block = min(ctx.block, m_rows)
         buf = u.new_empty(rows_per_block, m_cols) if ctx.recompute else None
@@ -173,7 +175,7 @@ class _BlockHypersolid(torch.autograd.Function):
         del buf, active
         # norm term and mean_norm depend on the column norms: d mean/d||x_a|| = 1/M
         radial = (g_norm * 2.0 * ctx.norm_weight * (ctx.mean_norm - 1.0) + g_mean) / m_cols
-        radial_cols = torch.full_like(nc, float(radial))
+        radial_cols = radial.expand_as(nc)
         if own_cols:
             return _unit_backward_(grad_rows, u, n, radial_cols).view(b, v, d), None, None, None, None, None
         grad_z = _unit_backward_(grad_rows, u, n, None).view(b, v, d)
