@@ -57,7 +57,8 @@ def default_workers() -> int:
 
 @dataclass
 class DataConfig:
-    spec: str = _f("synthetic", "dataset: cifar100:PATH | imagenet:PATH | synthetic[:key=value,...]", flag="--data")
+    spec: str = _f("synthetic", "dataset: cifar100:PATH | imagenet:PATH | folder:PATH[,size=32,norm=auto] | digits | "
+                   "mnist | synthetic[:key=value,...]", flag="--data")
     batch_size: int = _f(128, "global batch size (images per step, split across ranks)", min=1)
     eval_batch_size: int | None = _f(None, "evaluation batch size per rank (default: batch_size)", min=1)
     workers: int | None = _f(None, "data-loading worker processes per rank (default: min(4, CPUs - 1))", min=0)
@@ -83,12 +84,14 @@ class ModelConfig(EncoderConfig):
 
     head: str = _f("prototype", "classifier head: prototype | linear", choices=("prototype", "linear"))
     codebook: str | None = _f(None, "codebook .npz for the prototype head (N = classes)")
-    temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature", positive=True)
+    temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature (0.1 measured on digits/mnist: "
+                               "docs/training.md)", positive=True)
     relabelling: str = _f("auto", "class -> prototype: auto (the codebook's stored permutation when it has one, "
                           "else identity) | none (raw rows, ignoring a stored permutation) | fixed (the stored "
                           "permutation, required) | learned", choices=("auto", "none", "fixed", "learned"))
     relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss", min=0.0)
-    dim: int | None = _f(None, "projection dimension before the head (prototype: codebook d; linear: none)", min=1)
+    dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; "
+                               "linear: none)", min=1)
 
 
 @dataclass
