@@ -39,7 +39,7 @@ def without_timing(history):
 
 
 def test_prototype_head_fits_a_tiny_problem_to_100_percent(tmp_path):
-    tr = Trainer(tiny_config(tmp_path, epochs=20, eval_every=0), log=lambda s: None)
+    tr = Trainer(tiny_config(tmp_path, epochs=30, eval_every=0), log=lambda s: None)
     history = tr.fit()
     assert history[-1]["loss"] < history[0]["loss"] / 5
     loader = make_loader(tr.task.eval_dataset(tr.train_set), 16, shuffle=False, pad=False)
