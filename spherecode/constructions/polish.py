@@ -51,7 +51,7 @@ from ..errors import SpherecodeError, check_int
 from ..separation import max_cosine, normalize_rows
 
 #: Pairs kept in one linear program at most (the band narrows, and the trust region with it, above this).
-MAX_PAIRS = 3000
+MAX_PAIRS = 1500
 #: Linear programs with more rows than this are solved by interior point (dual simplex below):
 #: measured at N = 1000, d = 128 with 3000 pairs, 4.2 s against more than 30 s.
 IPM_ROWS = 500
