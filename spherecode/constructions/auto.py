@@ -56,7 +56,7 @@ INIT_METHODS: tuple[str, ...] = ()
 #: Below this N^2 d the search runs several rounds.
 SMALL_WORK = 60_000
 #: Most rounds for the smallest problems.
-MAX_ROUNDS = 12
+MAX_ROUNDS = 6
 #: A library configuration's subset competes when N is at least this fraction of its size.
 SUBSET_FRACTION = 0.5
 
@@ -65,7 +65,7 @@ def search_rounds(n: int, dim: int) -> int:
     """Independent searches by default: ``SMALL_WORK / (N^2 d)`` clamped to [1, MAX_ROUNDS].
 
     >>> search_rounds(13, 3), search_rounds(56, 7), search_rounds(1000, 64)
-    (12, 2, 1)
+    (6, 2, 1)
     """
     return int(min(MAX_ROUNDS, max(1, SMALL_WORK // (n * n * dim))))
 

@@ -69,7 +69,7 @@ class Certificate:
         s_max_before, s_max: the worst-case cosine of the input and of the result (never larger).
         iterations: linear programs solved; ``accepted``: steps taken.
         stopped: ``"converged"`` (predicted decrease below ``tol``), ``"radius"`` (trust region
-            below ``min_radius``), ``"iterations"``, ``"time"`` or ``"too large"`` (not polished).
+            below ``min_radius``), ``"iterations"``, ``"time"`` or ``"too large"`` (more worst pairs tied than one program holds).
         pairs: (P, 2) active pairs (cosine within ``active_tol`` of s_max), i < j.
         multipliers: (P,) non-negative weights summing to 1.
         residual: :func:`kkt_residual` of the pairs and multipliers (0 at a KKT point).
@@ -238,6 +238,9 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
             break
         band = 4.5 * rho + 2 * rho * rho + 1e-12
         i, j, g = pairs_above(x, s - band, limit=max_pairs)
+        if len(g) == max_pairs and float(g.min()) >= s - 1e-12:  # more tied worst pairs than one LP holds
+            stopped = "too large"
+            break
         left = None if time_limit is None else time_limit - (time.perf_counter() - clock)
         out = _lp_step(x, i, j, g, rho, left)
         iterations += 1
