@@ -28,7 +28,9 @@ taken only if the *true* :math:`s_{\max}` (every pair) decreases, and the trust 
 :math:`\rho` grows or shrinks with the ratio of actual to predicted decrease. The result is never
 worse than the input. It stops when the predicted decrease is below ``tol`` (no first-order descent:
 a local optimum of (P)), when :math:`\rho` falls below ``min_radius``, or at ``max_iter`` /
-``time_limit``.
+``time_limit``. Convergence is fast where the worst pairs pin the configuration down (the Tammes
+optima, the polytopes: a few dozen programs) and slow, linear, where they do not (the octahedron
+from a random start creeps to s_max = 0 at about 1e-9 after 500 programs).
 
 **Certificate.** At a local optimum of (P) there are multipliers :math:`\lambda_{ij} \ge 0`,
 :math:`\sum \lambda_{ij} = 1`, on the active pairs (cosine within ``active_tol`` of
@@ -213,10 +215,11 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
         input's, and the :class:`Certificate`.
 
     Examples:
-        >>> rng = np.random.default_rng(0)
-        >>> v, cert = polish(rng.standard_normal((6, 3)))
-        >>> round(cert.s_max, 9), cert.stopped  # the octahedron: s_max = 0
-        (0.0, 'converged')
+        >>> from spherecode.constructions.library import icosahedron
+        >>> shaken = icosahedron() + 0.01 * np.random.default_rng(0).standard_normal((12, 3))
+        >>> v, cert = polish(shaken)  # back to the icosahedron: s_max = 1/sqrt(5)
+        >>> round(cert.s_max ** -2, 9), bool(cert.residual < 1e-9)
+        (5.0, True)
     """
     clock = time.perf_counter()
     x = np.asarray(vectors, dtype=np.float64)
