@@ -86,3 +86,22 @@ def test_cli_parameter_errors_are_one_line(cli, tmp_path, argv, needle):
     args = [a for k, v in base.items() if k not in argv for a in (k, v)] + argv
     code, _, err = cli("generate", *args, "-o", str(tmp_path / "a.npz"))
     assert code != 0 and needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_auto_skips_the_search_above_the_dense_limit_when_a_code_is_valid(monkeypatch):
+    from spherecode.constructions import auto, lse
+
+    calls = []
+    monkeypatch.setattr(lse, "DENSE_LIMIT", 30)  # N = 40 is then "large"
+    monkeypatch.setattr(auto, "_search", lambda *a, **k: calls.append(a) or [])
+    cb = generate(40, 16, "auto")
+    assert cb.params["chosen"] == "bch" and calls == [] and "certificate" not in cb.params
+    monkeypatch.setattr(lse, "DENSE_LIMIT", 4096)
+    generate(40, 16, "auto", polish=False)
+    assert len(calls) == 1
+
+
+def test_auto_rounds_default_by_size():
+    from spherecode.constructions.auto import search_rounds
+
+    assert search_rounds(13, 3) > search_rounds(56, 7) > 1 == search_rounds(1000, 64) == search_rounds(21841, 1024)

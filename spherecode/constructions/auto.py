@@ -110,11 +110,11 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, po
     scored = [(max_cosine(v), k, label, v, info) for k, (label, v, info) in enumerate(candidates)]
     s, _, chosen, best, info = min(scored, key=lambda c: (c[0], c[1]))  # first wins a tie
     out: dict[str, Any] = {"chosen": chosen, **info}
-    if polish and n <= DENSE_LIMIT and "polish" not in info:
+    if polish and n <= DENSE_LIMIT and "certificate" not in info:
         from .polish import polish as run_polish
 
         best, cert = run_polish(best, time_limit=seconds)
-        out["polish"] = cert.summary()
+        out["certificate"] = cert.summary()
     return best, out
 
 
@@ -122,7 +122,8 @@ def _search(n: int, dim: int, seed: int, progress: bool, steps: int | None, poli
             rounds: int) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
     """``rounds`` searches: lse from seed, seed + 1, ... alternating (from the second on, small problems
     only) with the polish from a random start; each polished when ``polish``."""
-    from .lse import DENSE_LIMIT, lse_vectors
+    from . import CONSTRUCTIONS
+    from .lse import DENSE_LIMIT
     from .polish import polish as run_polish
     from .random import random_vectors
 
@@ -131,12 +132,13 @@ def _search(n: int, dim: int, seed: int, progress: bool, steps: int | None, poli
         if r % 2 == 1 and polish:
             start, label = random_vectors(n, dim, seed + r), f"polish from random start {r}"
         else:
-            start, label = lse_vectors(n, dim, seed=seed + r, progress=progress, steps=steps), "lse"
+            start, _ = build_vectors(CONSTRUCTIONS["lse"], n, dim, seed=seed + r, progress=progress, steps=steps)
+            label = "lse"
             label = label if r == 0 else f"lse seed {seed + r}"
         info: dict[str, Any] = {}
         if polish and n <= DENSE_LIMIT and rounds > 1:
             start, cert = run_polish(start, time_limit=seconds)
-            info["polish"] = cert.summary()
+            info["certificate"] = cert.summary()
         out.append((label, start, info))
     return out
 

@@ -16,6 +16,8 @@ import numpy as np
 from .base import Construction, Param
 from .library import configurations_at, library
 
+#: Time limit of the subset polish unless ``polish_seconds`` is given.
+DEFAULT_POLISH_SECONDS = 10.0
 #: Subsets are only taken from configurations of at most this many points (the polish is the cost).
 SUBSET_MAX_POINTS = 20_000
 
@@ -48,8 +50,8 @@ def known_vectors(n: int, dim: int, code: str | None = None, polish_seconds: flo
     from .polish import polish
 
     subset = cap_subset(vectors, n)
-    polished, cert = polish(subset, time_limit=polish_seconds)
-    return polished, {**info, "subset": "cap removed", "polish": cert.summary()}
+    polished, cert = polish(subset, time_limit=DEFAULT_POLISH_SECONDS if polish_seconds is None else polish_seconds)
+    return polished, {**info, "subset": "cap removed", "certificate": cert.summary()}
 
 
 def _check(n: int, dim: int) -> str | None:
@@ -73,7 +75,7 @@ CONSTRUCTION = Construction(
     summary="best known codes built from their definitions (Tammes, polytopes, root systems, Schlafli, Gosset, "
             "Leech); a polished subset for smaller N",
     params=(Param("code", str, None, help="a library key (default: the best at (N, d))"),
-            Param("polish_seconds", float, None, low=0, positive=True, help="time limit of the subset polish")),
+            Param("polish_seconds", float, None, low=0, positive=True, help="time limit of the subset polish (default 10 s)")),
     requires="a library configuration in d with >= N points",
     check=_check,
     optimal=_optimal,

@@ -469,7 +469,7 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, polish: bool, **param
         from .polish import polish as run_polish
 
         vectors, cert = run_polish(vectors)
-        info["polish"] = cert.summary()
+        info["certificate"] = cert.summary()
     return vectors, info
 
 

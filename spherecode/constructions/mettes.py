@@ -143,7 +143,7 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, polish: bool, **param
     from .polish import polish as run_polish
 
     out, cert = run_polish(out)
-    return out, {"polish": cert.summary()}
+    return out, {"certificate": cert.summary()}
 
 
 CONSTRUCTION = Construction(

@@ -91,10 +91,14 @@ class Certificate:
     seconds: float
 
     def summary(self) -> dict[str, Any]:
-        """The numbers to record in a codebook's parameters (JSON-serialisable)."""
+        """The numbers to record in a codebook's parameters (JSON-serialisable; None for non-finite)."""
+        def finite(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
         return {"s_max_before": self.s_max_before, "s_max": self.s_max, "iterations": self.iterations,
                 "accepted": self.accepted, "stopped": self.stopped, "active_pairs": int(len(self.pairs)),
-                "kkt_residual": self.residual, "predicted": self.predicted, "seconds": round(self.seconds, 3)}
+                "kkt_residual": finite(self.residual), "predicted": finite(self.predicted),
+                "seconds": round(self.seconds, 3)}
 
 
 def pairs_above(x: np.ndarray, threshold: float, per_row: int = ROW_NEIGHBOURS,
