@@ -107,7 +107,7 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, po
             from .lse import lse_vectors
 
             candidates.append((f"lse from {name}", lse_vectors(n, dim, seed=seed, steps=steps, init=start), {}))
-    scored = [(max_cosine(v), k, label, v, info) for k, (label, v, info) in enumerate(candidates)]
+    scored = [(_score(n, dim, v, info, DENSE_LIMIT), k, label, v, info) for k, (label, v, info) in enumerate(candidates)]
     s, _, chosen, best, info = min(scored, key=lambda c: (c[0], c[1]))  # first wins a tie
     out: dict[str, Any] = {"chosen": chosen, **info}
     if polish and n <= DENSE_LIMIT and "certificate" not in info:
@@ -116,6 +116,15 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, po
         best, cert = run_polish(best, time_limit=seconds)
         out["certificate"] = cert.summary()
     return best, out
+
+
+def _score(n: int, dim: int, vectors: np.ndarray, info: dict[str, Any], dense_limit: int) -> float:
+    """s_max, measured; above the dense limit a binary code is scored by its guaranteed value
+    1 - 2 d_min / d instead (its words are at least d_min apart), which saves a full N^2 d scan per code
+    (about a minute at N = 21841, d = 1024 on a shared core)."""
+    if n > dense_limit and "code_d" in info:
+        return 1.0 - 2.0 * float(info["code_d"]) / dim
+    return max_cosine(vectors)
 
 
 def _search(n: int, dim: int, seed: int, progress: bool, steps: int | None, polish: bool, seconds: float,

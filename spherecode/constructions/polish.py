@@ -73,8 +73,8 @@ class Certificate:
         stopped: ``"converged"`` (predicted decrease below ``tol``), ``"radius"`` (trust region
             below ``min_radius``), ``"iterations"``, ``"time"`` or ``"too large"`` (more worst pairs tied than one program holds).
         pairs: (P, 2) active pairs (cosine within ``active_tol`` of s_max), i < j.
-        multipliers: (P,) non-negative weights summing to 1.
-        residual: :func:`kkt_residual` of the pairs and multipliers (0 at a KKT point).
+        multipliers: (P,) non-negative weights summing to 1 (empty when ``stopped`` is ``"too large"``).
+        residual: :func:`kkt_residual` of the pairs and multipliers (0 at a KKT point; inf when not computed).
         predicted: the last predicted decrease of s_max.
         seconds: wall time.
     """
@@ -269,7 +269,11 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
             rho = min(rho, 1.0)
         else:
             rho /= 4.0
-    pairs, lam, residual = certificate(x, active_tol=active_tol)
+    if stopped == "too large":  # the active set does not fit one program: no certificate
+        i, j, _ = pairs_above(x, s - active_tol, limit=max_pairs)
+        pairs, lam, residual = np.stack([i, j], axis=1), np.zeros(0), math.inf
+    else:
+        pairs, lam, residual = certificate(x, active_tol=active_tol, max_pairs=max_pairs)
     cert = Certificate(s_max_before=before, s_max=s, iterations=iterations, accepted=accepted, stopped=stopped,
                        pairs=pairs, multipliers=lam, residual=residual,
                        predicted=float(predicted) if math.isfinite(predicted) else float("nan"),
@@ -329,6 +333,6 @@ def certificate(vectors: np.ndarray, active_tol: float = 1e-9, max_pairs: int = 
     a_eq = np.concatenate([np.ones(m), np.zeros(nrow)])[None, :]
     cost = np.concatenate([np.zeros(m), np.ones(nrow)])
     res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(2 * nrow), A_eq=a_eq, b_eq=[1.0],
-                  bounds=[(0, None)] * (m + nrow), method="highs")
+                  bounds=[(0, None)] * (m + nrow), method="highs-ds" if m <= IPM_ROWS else "highs-ipm")
     lam = np.clip(res.x[:m], 0.0, None) if res.status == 0 else np.full(m, 1.0 / m)
     return pairs, lam / lam.sum(), kkt_residual(x, pairs, lam)
