@@ -32,7 +32,8 @@ seeds did not escape while the polish from the third random start reached the op
 Large problems run one round, as before.
 
 Above lse's dense limit, when a binary code is valid at (N, d) the search is skipped: at N = 21841,
-d = 1024 the code has s_max 0.03125 where lse's 200 steps reach 0.0649 in 277 s.
+d = 1024 the code has s_max 0.03125 where lse's 200 steps reach 0.0649 in 277 s. There the codes are
+compared by their guaranteed s_max, 1 - 2 d_min / d, not by a full scan each (:func:`_score`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 from ..bounds.rankin import rankin_attained
 from ..separation import max_cosine
 from .base import Construction, Param, build_vectors
+from .known import SUBSET_MAX_POINTS
 from .library import configurations_at
 from .orthoplex import orthoplex_vectors
 from .simplex import simplex_vectors
@@ -91,7 +93,7 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, po
         return exact[0].build(), {"chosen": f"known: {exact[0].title}", "source": exact[0].source}
     candidates: list[tuple[str, np.ndarray, dict[str, Any]]] = []
     for e in known:
-        if e.n == n or (n >= SUBSET_FRACTION * e.n and e.n <= 20_000 and polish):
+        if e.n == n or (n >= SUBSET_FRACTION * e.n and e.n <= SUBSET_MAX_POINTS and polish):
             vectors, info = build_vectors(CONSTRUCTIONS["known"], n, dim, code=e.key, polish_seconds=seconds)
             label = f"known: {e.title}" + ("" if e.n == n else f" (subset of {e.n}, polished)")
             candidates.append((label, vectors, {"source": e.source}))
