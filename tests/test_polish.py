@@ -76,3 +76,14 @@ def test_polish_rejects_bad_input():
         polish(np.zeros((4, 3)))
     with pytest.raises(SpherecodeError, match="'vectors'"):
         polish(np.array([[1.0, np.nan]]))
+
+
+@pytest.mark.parametrize("method", ["lse", "mettes"])
+def test_search_constructions_end_with_the_polish_when_asked(method):
+    from spherecode import generate
+
+    plain = generate(20, 3, method, steps=60)
+    polished = generate(20, 3, method, steps=60, polish=True)
+    cert = polished.params["certificate"]
+    assert polished.max_cosine <= plain.max_cosine and cert["s_max"] == pytest.approx(polished.max_cosine)
+    assert cert["s_max_before"] == pytest.approx(plain.max_cosine) and "certificate" not in plain.params
