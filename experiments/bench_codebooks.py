@@ -6,13 +6,20 @@ Sections (all printed as tables, rows also written to experiments/results/bench_
   with the s_max that Mettes et al.'s public code reached on this machine (issue 2) beside it;
 * speed: N=1000, d=512: lse's time to s_max <= 1e-3 and to the Mettes result's quality, versus the
   Mettes reimplementation's time to reach its own final quality, in the same run;
-* scale (``--scale``): lse at N=21841 (ImageNet-21k), d=1024: time and peak memory (a child process).
+* scale (``--scale``): lse at N=21841 (ImageNet-21k), d=1024: time and peak memory (a child process);
+* known (``--known``): ``auto`` at the proven Tammes optima in R^3 (N = 4..14) and at every configuration of
+  the library (:mod:`spherecode.constructions.library`, Leech aside: measuring 196560 points costs minutes)
+  beside the best known value, and beside ``auto`` of an earlier commit (``--before REV``, run from a
+  ``git archive`` copy in a child process, same machine, same run);
+* auto grid (``--auto-grid``): ``auto`` at N=1000, d in {64, 128, 256} and at N=21841, d=1024, after and
+  before, with the load average beside every timing (2 shared cores: timings are noisy).
 
 Usage::
 
     PYTHONPATH=$PWD python experiments/bench_codebooks.py            # grid + speed
     PYTHONPATH=$PWD python experiments/bench_codebooks.py --quick    # two small points + speed
     PYTHONPATH=$PWD python experiments/bench_codebooks.py --scale --no-grid --no-speed
+    PYTHONPATH=$PWD python experiments/bench_codebooks.py --no-grid --no-speed --known --auto-grid --before e1f09d6
 """
 
 from __future__ import annotations
@@ -152,6 +159,75 @@ def run_scale(seed: int, n: int = 21841, dim: int = 1024) -> list[dict]:
              "min_angle_deg": cosine_to_degrees(res["s_max"]), "peak_rss_gb": res["peak_rss_gb"]}]
 
 
+def known_points() -> list[tuple[str, int, int, float]]:
+    """(name, N, d, best known s_max) for the Tammes optima and every library configuration but Leech; the
+    value from the independent table ``bounds/known_codes.json`` (10 digits) where it has one."""
+    from spherecode.bounds import known_code
+    from spherecode.constructions.library import library
+
+    def best(e):
+        table = known_code(e.n, e.dim)
+        return e.max_cosine if table is None else table.max_cosine
+
+    return [(e.key, e.n, e.dim, best(e)) for e in library() if e.key != "leech"]
+
+
+BEFORE_CODE = """
+import json, sys, time
+from spherecode import generate
+n, d = int(sys.argv[1]), int(sys.argv[2])
+t = time.perf_counter(); cb = generate(n, d, "auto"); sec = time.perf_counter() - t
+print(json.dumps({"s_max": cb.max_cosine, "seconds": sec, "chosen": cb.params.get("chosen", "")}))
+"""
+
+
+def checkout(rev: str) -> Path:
+    """``git archive`` of ``rev``'s package into a temporary folder (the "before" code)."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="bench_before_"))
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "spherecode"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    return root
+
+
+def run_before(src: Path | None, n: int, dim: int) -> dict | None:
+    """``auto`` of the earlier commit at (N, d) in a child process (None without ``--before``)."""
+    if src is None:
+        return None
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, "-c", BEFORE_CODE, str(n), str(dim)], check=True, capture_output=True, cwd=src,
+                         text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_auto_points(title: str, points: list[tuple[str, int, int, float | None]], before: Path | None) -> list[dict]:
+    print(f"\n## {title}: auto after (this branch) and before (--before), same run")
+    head = (f"{'point':<12} {'N':>6} {'d':>5} {'best known':>12} {'before':>12} {'after':>12} {'after-best':>11} "
+            f"{'s before':>8} {'s after':>8} {'load':>5}  chosen")
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for name, n, dim, best in points:
+        old = run_before(before, n, dim) if n * n * dim <= 10**9 else None  # not the 4-minute N=21841 run
+        start = time.perf_counter()
+        cb = generate(n, dim, "auto")
+        seconds = time.perf_counter() - start
+        s = cb.max_cosine
+        load = os.getloadavg()[0]
+        row = {"section": "known" if best is not None else "auto", "method": "auto", "n": n, "dim": dim,
+               "point": name, "best_known": best, "s_max": s, "seconds": seconds, "load": load,
+               "before_s_max": None if old is None else old["s_max"],
+               "before_seconds": None if old is None else old["seconds"], "chosen": cb.params.get("chosen", "")}
+        rows.append(row)
+        fmt = lambda v, w=12, p=9: f"{'':>{w}}" if v is None else f"{v:>{w}.{p}f}"  # noqa: E731
+        print(f"{name:<12} {n:>6} {dim:>5} {fmt(best)} {fmt(row['before_s_max'])} {fmt(s)} "
+              f"{'' if best is None else f'{s - best:>11.1e}':>11} {fmt(row['before_seconds'], 8, 1)} "
+              f"{seconds:>8.1f} {load:>5.1f}  {row['chosen']}", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="only N=100 with d in {10, 64}")
@@ -164,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--mettes-steps", type=int, default=10_000,
                    help="Mettes steps in the speed section (default: the issue's reference, 10,000 steps at N=1000)")
     p.add_argument("--scale", action="store_true", help="also run N=21841, d=1024")
+    p.add_argument("--known", action="store_true", help="auto at the Tammes optima and the library configurations")
+    p.add_argument("--auto-grid", action="store_true", help="auto at N=1000 (d=64, 128, 256) and N=21841, d=1024")
+    p.add_argument("--before", default=None, help="git revision whose auto is run beside (before column)")
     p.add_argument("--csv", type=Path, default=RESULTS / "bench_codebooks.csv")
     p.add_argument("--scale-worker", nargs=2, type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -180,6 +259,12 @@ def main(argv: list[str] | None = None) -> None:
         rows += run_speed(args.seed, args.mettes_steps)
     if args.scale:
         rows += run_scale(args.seed)
+    before = checkout(args.before) if args.before else None
+    if args.known:
+        rows += run_auto_points("Known optima", known_points(), before)
+    if args.auto_grid:
+        pts = [(f"grid d={d}", 1000, d, None) for d in (64, 128, 256)] + [("imagenet21k", 21841, 1024, None)]
+        rows += run_auto_points("auto grid", pts, before)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for r in rows for k in r})
     with open(args.csv, "w", newline="") as f:

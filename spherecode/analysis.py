@@ -21,6 +21,8 @@ class SeparationReport:
     (:func:`spherecode.bounds.bound_interval`: Rankin, Levenshtein, Gilbert-Varshamov, known codes;
     the upper end is never above the codebook's own s_max, which is achieved);
     ``gap_to_lower`` is ``max_cosine - bound_lower``, the most this codebook could still improve.
+    ``chosen`` is what ``auto`` picked and ``source`` where a known configuration comes from (None if
+    the codebook does not record them).
     """
 
     n: int
@@ -37,6 +39,8 @@ class SeparationReport:
     bound_lower: float
     bound_upper: float | None
     gap_to_lower: float
+    chosen: str | None = None
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +49,8 @@ class SeparationReport:
         """A human-readable multi-line report."""
         rows = [
             ("codebook", f"N = {self.n} prototypes in d = {self.dim} (method: {self.method}{', relabelled' if self.permuted else ''})"),
+            *([("chosen", self.chosen)] if self.chosen else []),
+            *([("source", self.source)] if self.source else []),
             ("worst-case cosine", f"{self.max_cosine:.6f}  (minimum angle {self.min_angle_deg:.4f} deg)"),
             ("mean nearest cosine", f"{self.mean_max_cosine:.6f}"),
             ("antipodal pairs", f"{self.antipodal_pairs}"),
@@ -80,7 +86,13 @@ def analyze(codebook: Codebook) -> SeparationReport:
         bound_lower=lower,
         bound_upper=upper,
         gap_to_lower=s - lower,
+        chosen=_text(codebook.params.get("chosen")),
+        source=_text(codebook.params.get("source")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -164,7 +176,7 @@ def separation_vs_dimension(
 
         bar = tqdm(total=len(jobs), desc=f"N={n}", unit="build")
     for d in dims:
-        report = bounds_report(n, d, lp=lp and d <= lp_max_dim, build=False)
+        report = bounds_report(n, d, lp=lp and d <= lp_max_dim)
         for k in CURVE_BOUNDS:
             bounds[k].append(getattr(report, k))
         for m in methods:

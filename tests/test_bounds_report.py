@@ -8,12 +8,20 @@ import pytest
 from spherecode import Codebook, analyze, generate
 from spherecode.analysis import parse_dims, separation_vs_dimension
 from spherecode.bounds import bound_interval, bounds_report, gv_upper_bound
-from spherecode.constructions import CONSTRUCTIONS
+from spherecode.constructions import CONSTRUCTIONS, construction_table
 from spherecode.errors import SpherecodeError
 
 
+def _report(n, dim, lp=True, build=True):
+    """What ``spherecode bounds`` does: build the deterministic constructions, pass the numbers in."""
+    table = construction_table(n, dim, build=build)
+    return bounds_report(n, dim, lp=lp, achieved={k: v["max_cosine"] for k, v in table.items()
+                                                  if v["max_cosine"] is not None},
+                         optimal=[k for k, v in table.items() if v["optimal"]])
+
+
 def test_orthogonal_regime_is_closed_and_orthoplex_is_optimal():
-    r = bounds_report(100, 64)
+    r = _report(100, 64)
     assert r.lower == 0.0 and r.upper == 0.0 and r.exact
     assert "orthoplex" in r.provably_optimal
     assert r.gv_distance == 24 and r.gv_upper == pytest.approx(0.25)
@@ -21,13 +29,13 @@ def test_orthogonal_regime_is_closed_and_orthoplex_is_optimal():
 
 
 def test_simplex_regime():
-    r = bounds_report(10, 12)
+    r = _report(10, 12)
     assert r.lower == pytest.approx(-1 / 9) and r.upper == pytest.approx(-1 / 9)
     assert "simplex" in r.provably_optimal and "orthoplex" not in r.provably_optimal
 
 
 def test_open_interval_for_imagenet_in_64_dimensions():
-    r = bounds_report(1000, 64, build=False)
+    r = bounds_report(1000, 64)
     assert r.lower == pytest.approx(0.0916, abs=1e-3)  # Levenshtein (the LP cannot improve it here)
     assert r.gv_upper == pytest.approx(1 - 2 * 21 / 64)  # Gilbert-Varshamov at length 64 (Theorem 7)
     # ... and at length 60, zero-padded, which is better
@@ -64,8 +72,24 @@ def test_interval_is_consistent_with_real_codebooks(n, dim):
 def test_report_json_round_trip():
     d = bounds_report(50, 10, lp=False).to_dict()
     again = json.loads(json.dumps(d))
-    assert {"lower", "upper", "exact", "provably_optimal", "constructions", "levenshtein", "gv_upper"} <= set(again)
-    assert set(again["constructions"]) == set(CONSTRUCTIONS)
+    assert {"lower", "upper", "exact", "provably_optimal", "achieved", "levenshtein", "gv_upper"} <= set(again)
+
+
+def test_bounds_report_builds_nothing_and_takes_achieved_values(monkeypatch):
+    r = bounds_report(50, 10, lp=False, achieved={"mine": 0.3}, optimal=["mine"])
+    assert r.achieved == {"mine": 0.3} and r.provably_optimal == ["mine"]
+    assert r.upper == pytest.approx(min(0.3, bounds_report(50, 10, lp=False).upper))
+    with pytest.raises(SpherecodeError, match="'achieved'"):
+        bounds_report(50, 10, lp=False, achieved={"bad": float("nan")})
+    import spherecode.constructions.base as base
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("bounds_report built a construction")
+
+    monkeypatch.setattr(base, "check_size", no_build)  # the first step of every build
+    with pytest.raises(AssertionError):
+        generate(40, 16, "bch")
+    assert bounds_report(40, 16, lp=False).upper == pytest.approx(1 / 3)
 
 
 def test_one_dimension():
@@ -119,11 +143,10 @@ def test_circle_is_exact(n):
 
 
 def test_built_constructions_narrow_the_interval():
-    r = bounds_report(1000, 64, lp=False)
-    built = [c["max_cosine"] for c in r.constructions.values() if c["max_cosine"] is not None]
-    for name, c in r.constructions.items():
-        if c["max_cosine"] is not None:
-            assert CONSTRUCTIONS[name].deterministic
-            assert c["max_cosine"] == pytest.approx(generate(1000, 64, name).max_cosine)
-            assert c["max_cosine"] >= r.lower - 1e-12
+    r = _report(1000, 64, lp=False)
+    built = list(r.achieved.values())
+    for name, value in r.achieved.items():
+        assert CONSTRUCTIONS[name].deterministic
+        assert value == pytest.approx(generate(1000, 64, name).max_cosine)
+        assert value >= r.lower - 1e-12
     assert r.upper == pytest.approx(min(built + [1 / 3]))

@@ -3,8 +3,8 @@ r"""Bounds on the optimum of (P): one module per bound, numbers in, numbers out.
 :func:`bounds_report` collects every bound that applies to (N, d) into a :class:`BoundsReport`:
 ``lower`` is the best proven lower bound on the optimal :math:`s_{\max}` (Rankin, Levenshtein,
 the spherical LP bound) and ``upper`` the best guaranteed achievable :math:`s_{\max}` (a
-construction that attains Rankin's bound, Gilbert-Varshamov, a known code, or a deterministic
-construction from the registry, built and measured).
+construction that attains Rankin's bound, Gilbert-Varshamov, a known code, or values the caller
+achieved and passes in: the bounds package builds nothing).
 
 >>> lo, hi = bound_interval(100, 64)
 >>> lo, hi
@@ -17,9 +17,10 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import check_int
+from ..errors import SpherecodeError, check_int
 from ..separation import cosine_to_degrees
 from .delsarte import binary_distance_limit, delsarte_bound, delsarte_lp, krawtchouk
 from .gilbert_varshamov import (
@@ -49,8 +50,9 @@ class BoundsReport:
 
     Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``.
     Achievable values (some N-point code does at least this well): ``rankin`` when attained,
-    ``gv_upper`` (:math:`1 - 2 d_{GV}/d`), ``known_upper`` (the table), and ``constructions``
-    (deterministic constructions that were built and measured). ``binary_limit`` is not a bound on
+    ``gv_upper`` (:math:`1 - 2 d_{GV}/d`), ``known_upper`` (the table), and ``achieved``
+    (the s_max of codebooks the caller built, by name). ``provably_optimal`` names what the caller
+    reported as provably optimal at (N, d). ``binary_limit`` is not a bound on
     (P): it is the best s_max any *binary* code (BCH, Reed-Muller, ...) can reach at length d by
     Delsarte's LP, :math:`1 - 2D/d`. ``None`` means "does not apply" or "not computed".
     ``seconds`` records each bound's cost.
@@ -74,7 +76,7 @@ class BoundsReport:
     known_upper: float | None
     known_upper_source: str | None
     provably_optimal: list[str]
-    constructions: dict[str, dict[str, Any]]
+    achieved: dict[str, float]
     binary_limit: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -107,9 +109,8 @@ class BoundsReport:
         ]
         if self.binary_limit is not None:
             rows.append(("binary codes cannot beat (Delsarte)", fmt(self.binary_limit) + "  (limit of BCH, RM, ... at length d)"))
-        for name, c in self.constructions.items():
-            if c.get("max_cosine") is not None:
-                rows.append((f"construction {name} (upper)", fmt(c["max_cosine"])))
+        for name, value in self.achieved.items():
+            rows.append((f"construction {name} (upper)", fmt(value)))
         rows += [
             ("interval for the optimum", f"[{self.lower:+.6f}, {'?' if self.upper is None else f'{self.upper:+.6f}'}]"
              + ("  (closed: optimum known)" if self.exact else f"  width {self.width:.4g}" if self.width is not None else "")),
@@ -121,7 +122,8 @@ class BoundsReport:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_degree: int | None = None) -> BoundsReport:
+def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, float] | None = None,
+                  optimal: Iterable[str] = (), lp_degree: int | None = None) -> BoundsReport:
     r"""Every bound on the optimum of (P) for N points in :math:`\mathbb{R}^d`.
 
     Args:
@@ -129,8 +131,9 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
         dim: dimension d >= 1.
         lp: run the expensive bounds: the spherical LP search (seconds) when the cheap bounds leave a
             gap and d <= LP_MAX_DIM, and Delsarte's binary limit for d <= BINARY_MAX_DIM.
-        build: build and measure the deterministic constructions of the registry valid at (N, d)
-            (skipped where Rankin's bound is attained: the interval is closed without them).
+        achieved: s_max of codebooks built at (N, d), by name (e.g. from
+            :func:`spherecode.constructions.construction_table`): each is an achievable upper bound.
+        optimal: names of constructions that are provably optimal at (N, d), reported as given.
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
     """
     n = check_int("n", n, minimum=2)
@@ -170,11 +173,11 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
     best_source = None if best is None else f"{best.configuration}, d={best.dim}"  # d may be below dim: zero-padded
     if best is not None:
         uppers[f"known code: {best_source}"] = best.max_cosine
-    # building is pointless (and for BCH/RM at large N slow) once Rankin's bound is attained
-    constructions = timed("constructions", _construction_table, n, dim, build and not attained)
-    for name, c in constructions.items():
-        if c.get("max_cosine") is not None:
-            uppers[f"construction '{name}'"] = c["max_cosine"]
+    achieved = {str(k): float(v) for k, v in (achieved or {}).items()}
+    for name, value in achieved.items():
+        if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+            raise SpherecodeError(f"Argument 'achieved' must map names to cosines in [-1, 1]; got {name}={value!r}.")
+        uppers[f"construction '{name}'"] = value
     if exact_entry is not None and exact_entry.exact:
         lowers[f"known optimum ({exact_entry.proof})"] = exact_entry.max_cosine
     lower_now = max(lowers.values())
@@ -191,7 +194,6 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
     upper_source, upper = min(uppers.items(), key=lambda kv: kv[1], default=(None, None))
     if upper is not None and 0 < lower - upper <= TIGHT:  # floating-point noise in a closed interval
         lower = upper
-    optimal = [name for name, c in constructions.items() if c["optimal"]]
     return BoundsReport(
         n=n, dim=dim, lower=lower, lower_source=lower_source, upper=upper, upper_source=upper_source,
         rankin_simplex=simplex, rankin_orthoplex=orthoplex, rankin=rankin, rankin_attained=attained,
@@ -199,32 +201,8 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, build: bool = True, lp_d
         known=None if exact_entry is None else asdict(exact_entry),
         known_upper=None if best is None else best.max_cosine,
         known_upper_source=best_source,
-        provably_optimal=optimal, constructions=constructions, binary_limit=binary, seconds=seconds,
+        provably_optimal=list(optimal), achieved=achieved, binary_limit=binary, seconds=seconds,
     )
-
-
-@lru_cache(maxsize=256)
-def _measured(name: str, n: int, dim: int) -> float:
-    from ..constructions import generate
-
-    return generate(n, dim, name).max_cosine
-
-
-def _construction_table(n: int, dim: int, build: bool) -> dict[str, dict[str, Any]]:
-    """For each registered construction: valid at (N, d)?, provably optimal?, and (built when
-    deterministic and ``build``) its measured s_max."""
-    from ..constructions import CONSTRUCTIONS
-
-    table: dict[str, dict[str, Any]] = {}
-    for name, c in CONSTRUCTIONS.items():
-        reason = c.check(n, dim)
-        entry: dict[str, Any] = {"valid": reason is None, "reason": reason,
-                                 "optimal": reason is None and bool(c.optimal(n, dim)),
-                                 "deterministic": c.deterministic, "max_cosine": None}
-        if reason is None and build and c.deterministic:
-            entry["max_cosine"] = _measured(name, n, dim)
-        table[name] = entry
-    return table
 
 
 @lru_cache(maxsize=1024)
@@ -235,7 +213,7 @@ def bound_interval(n: int, dim: int) -> tuple[float, float | None]:
     >>> bound_interval(240, 8)
     (0.5, 0.5)
     """
-    r = bounds_report(n, dim, lp=False, build=False)
+    r = bounds_report(n, dim, lp=False)
     return r.lower, r.upper
 
 

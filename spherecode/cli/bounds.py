@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from ..bounds import bounds_report
-from ..constructions import check_size
+from ..constructions import check_size, construction_table
 from ..errors import SpherecodeError, check_int
 from .common import output_path, parse_param, print_json, wants_progress
 
@@ -58,7 +58,10 @@ def run_bounds(args: argparse.Namespace) -> int:
     n, dim = check_size(args.n, args.dim)
     if args.lp_degree is not None:
         check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
-    report = bounds_report(n, dim, lp=not args.no_lp, build=not args.no_build, lp_degree=args.lp_degree)
+    table = construction_table(n, dim, build=not args.no_build)
+    report = bounds_report(n, dim, lp=not args.no_lp, lp_degree=args.lp_degree,
+                           achieved={k: v["max_cosine"] for k, v in table.items() if v["max_cosine"] is not None},
+                           optimal=[k for k, v in table.items() if v["optimal"]])
     if args.json:
         print_json(report.to_dict())
     else:

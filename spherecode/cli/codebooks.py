@@ -7,6 +7,7 @@ import argparse
 from ..analysis import analyze
 from ..codebook import Codebook
 from ..constructions import CONSTRUCTIONS, check_size, generate
+from ..constructions.known import describe_library
 from .common import output_path, parse_param, print_json, wants_progress
 
 
@@ -80,8 +81,12 @@ def run_methods(args: argparse.Namespace) -> int:
             status = "optimal" if reason is None and c.optimal(args.n, args.dim) else ("valid" if reason is None else f"invalid: {reason}")
             line = f"{name:<{width}}  [{status}]  {c.summary}"
         print(line)
-        print(f"{'':<{width}}  needs: {c.requires}; parameters: "
-              + (", ".join(f"{k}={v!r}" for k, v in c.parameters().items()) or "none"))
+        print(f"{'':<{width}}  needs: {c.requires}; parameters:" + ("" if c.params else " none"))
+        for p in c.params:
+            print(f"{'':<{width}}    -p {p.describe()}")
+    print("\nknown codes (method 'known', and 'auto' where they win):")
+    for text in describe_library():
+        print(f"  {text}")
     return 0
 
 

@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ..codebook import Codebook
 from ..errors import check_choice
-from . import auto, bch, lse, mettes, orthoplex, random, reed_muller, simplex
-from .base import Construction, check_size, run_construction
+from . import auto, bch, known, lse, mettes, orthoplex, random, reed_muller, simplex
+from .base import Construction, Param, build_vectors, check_size, run_construction
 
 #: Every construction by name. ``auto`` is the default.
 CONSTRUCTIONS: dict[str, Construction] = {
@@ -26,6 +27,7 @@ CONSTRUCTIONS: dict[str, Construction] = {
         reed_muller.CONSTRUCTION,
         lse.CONSTRUCTION,
         mettes.CONSTRUCTION,
+        known.CONSTRUCTION,
     )
 }
 
@@ -47,9 +49,43 @@ def generate(n: int, dim: int, method: str = "auto", *, seed: int = 0, progress:
         **params: the method's own parameters (see ``Construction.parameters()``).
 
     Raises:
-        SpherecodeError: for an unknown method, an impossible (N, d) or an unknown parameter.
+        SpherecodeError: for an unknown method, an impossible (N, d), an (N, d) too large for this
+            machine's memory, or an unknown or invalid parameter (see ``Construction.params``).
     """
     return run_construction(get_construction(method), n, dim, seed=seed, progress=progress, **params)
 
 
-__all__ = ["CONSTRUCTIONS", "Construction", "generate", "get_construction", "check_size"]
+def construction_table(n: int, dim: int, build: bool = True) -> dict[str, dict[str, Any]]:
+    """For each registered construction at (N, d): valid (and why not), provably optimal, deterministic,
+    and, when ``build``, the s_max of the deterministic ones, built and measured (``known`` reports its
+    configuration's value from the definition at its own size instead of measuring, e.g., 196560 points).
+    Nothing is built where Rankin's bound is attained (the simplex or cross-polytope closes the interval).
+    Feed it to :func:`spherecode.bounds.bounds_report` as ``achieved`` / ``optimal``.
+    """
+    from ..bounds.rankin import rankin_attained
+    from .library import configurations_at
+
+    n, dim = check_size(n, dim)
+    build = build and not rankin_attained(n, dim)
+    table: dict[str, dict[str, Any]] = {}
+    for name, c in CONSTRUCTIONS.items():
+        reason = c.check(n, dim)
+        entry: dict[str, Any] = {"valid": reason is None, "reason": reason,
+                                 "optimal": reason is None and bool(c.optimal(n, dim)),
+                                 "deterministic": c.deterministic, "max_cosine": None}
+        if reason is None and build and c.deterministic:
+            if name == "known":
+                exact = [e for e in configurations_at(n, dim) if e.n == n]
+                entry["max_cosine"] = exact[0].max_cosine if exact else None
+            else:
+                entry["max_cosine"] = _measured(name, n, dim)
+        table[name] = entry
+    return table
+
+
+@lru_cache(maxsize=256)
+def _measured(name: str, n: int, dim: int) -> float:
+    return generate(n, dim, name).max_cosine
+
+
+__all__ = ["CONSTRUCTIONS", "Construction", "Param", "build_vectors", "generate", "get_construction", "check_size", "construction_table"]

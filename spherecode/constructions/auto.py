@@ -18,17 +18,35 @@ Binary codes as *starting points* were measured and are not used: polishing the 
 codebook with lse ended worse than lse from random starts at every point tried (s_max, N = 100:
 d=15 0.266 vs 0.224; d=16 0.248 (bch), 0.250 (rm) vs 0.208; d=31 0.115 vs 0.082; d=32 0.113, 0.108
 vs 0.078), and would double the run time. Add a name to :data:`INIT_METHODS` to try other inits.
+
+With the library of best known codes (:mod:`.library`, construction ``known``): where a configuration
+of the library is a proven optimum at (N, d) it is returned at once; otherwise a configuration at
+(N, d), and for N below a configuration's size in the same d (N at least half of it) a polished
+subset of it, compete with the search. Every search ends with the minimax polish (:mod:`.polish`),
+and the winner is polished once more (``polish=false`` turns both off).
+
+Search robustness where it is cheap: below :data:`SMALL_WORK` (N^2 d) the search runs several
+rounds (:func:`search_rounds`), alternating lse from a new seed and the polish from a random start,
+each polished; N = 13 in R^3, for instance, has a bad local optimum (56.95 deg) that lse from 40
+seeds did not escape while the polish from the third random start reached the optimum (57.1367 deg).
+Large problems run one round, as before.
+
+Above lse's dense limit, when a binary code is valid at (N, d) the search is skipped: at N = 21841,
+d = 1024 the code has s_max 0.03125 where lse's 200 steps reach 0.0649 in 277 s. There the codes are
+compared by their guaranteed s_max, 1 - 2 d_min / d, not by a full scan each (:func:`_score`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from ..bounds.rankin import rankin_attained
 from ..separation import max_cosine
-from .base import Construction
+from .base import Construction, Param, build_vectors
+from .known import SUBSET_MAX_POINTS
+from .library import configurations_at
 from .orthoplex import orthoplex_vectors
 from .simplex import simplex_vectors
 
@@ -37,41 +55,123 @@ CODE_METHODS: tuple[str, ...] = ("bch", "rm")
 #: Constructions tried as starting points for lse polishing, when registered and valid at (N, d).
 #: Empty: the binary codes were measured worse as inits than random starts (see above).
 INIT_METHODS: tuple[str, ...] = ()
+#: Below this N^2 d the search runs several rounds.
+SMALL_WORK = 60_000
+#: Most rounds for the smallest problems.
+MAX_ROUNDS = 6
+#: A library configuration's subset competes when N is at least this fraction of its size.
+SUBSET_FRACTION = 0.5
 
 
-def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False,
-           steps: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    if dim >= n - 1:
-        return simplex_vectors(n, dim), {"chosen": "simplex"}
-    if n <= 2 * dim:
-        return orthoplex_vectors(n, dim), {"chosen": "orthoplex"}
-    from .lse import lse_vectors
+def search_rounds(n: int, dim: int) -> int:
+    """Independent searches by default: ``SMALL_WORK / (N^2 d)`` clamped to [1, MAX_ROUNDS].
 
-    candidates = [("lse", lse_vectors(n, dim, seed=seed, progress=progress, steps=steps), {})]
-    for name, (vectors, info) in _valid_builds(CODE_METHODS, n, dim, seed):
-        candidates.append((name, vectors, info))
-    for name, (vectors, _) in _valid_builds(INIT_METHODS, n, dim, seed):
-        polished = lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, init=vectors)
-        candidates.append((f"lse from {name}", polished, {}))
-    chosen, best, info = min(candidates, key=lambda c: max_cosine(c[1]))  # first wins a tie: lse
-    return best, {"chosen": chosen, **info}
+    >>> search_rounds(13, 3), search_rounds(56, 7), search_rounds(1000, 64)
+    (6, 2, 1)
+    """
+    return int(min(MAX_ROUNDS, max(1, SMALL_WORK // (n * n * dim))))
 
 
-def _valid_builds(names: tuple[str, ...], n: int, dim: int, seed: int) -> Iterator[tuple[str, tuple[np.ndarray, dict]]]:
-    """``(name, (vectors, info))`` for each registered construction in ``names`` that is valid at (N, d)."""
+def default_polish_seconds(n: int, dim: int) -> float:
+    """The polish's time limit: 10 s for small problems, 20 s up to N = 4096, none above (not polished)."""
+    return 10.0 if n * n * dim <= SMALL_WORK else 20.0
+
+
+def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, polish: bool,
+           polish_seconds: float | None, rounds: int | None) -> tuple[np.ndarray, dict[str, Any]]:
     from . import CONSTRUCTIONS
+    from .lse import DENSE_LIMIT
 
-    for name in names:
+    if rankin_attained(n, dim):
+        if dim >= n - 1:
+            return simplex_vectors(n, dim), {"chosen": "simplex"}
+        return orthoplex_vectors(n, dim), {"chosen": "orthoplex"}
+    seconds = default_polish_seconds(n, dim) if polish_seconds is None else polish_seconds
+    known = configurations_at(n, dim)
+    exact = [e for e in known if e.n == n]
+    if exact and exact[0].proven:
+        return exact[0].build(), {"chosen": f"known: {exact[0].title}", "source": exact[0].source}
+    candidates: list[tuple[str, np.ndarray, dict[str, Any]]] = []
+    for e in known:
+        if e.n == n or (n >= SUBSET_FRACTION * e.n and e.n <= SUBSET_MAX_POINTS and polish):
+            vectors, info = build_vectors(CONSTRUCTIONS["known"], n, dim, code=e.key, polish_seconds=seconds)
+            label = f"known: {e.title}" + ("" if e.n == n else f" (subset of {e.n}, polished)")
+            candidates.append((label, vectors, {"source": e.source}))
+    codes = [(name, *build_vectors(CONSTRUCTIONS[name], n, dim, seed=seed))
+             for name in CODE_METHODS if name in CONSTRUCTIONS and CONSTRUCTIONS[name].check(n, dim) is None]
+    candidates += codes
+    if not (codes and n > DENSE_LIMIT):
+        candidates += _search(n, dim, seed, progress, steps, polish, seconds, rounds or search_rounds(n, dim))
+    for name in INIT_METHODS:
         c = CONSTRUCTIONS.get(name)
         if c is not None and c.check(n, dim) is None:
-            out = c.build(n, dim, seed=seed, progress=False)
-            yield name, (out if isinstance(out, tuple) else (out, {}))
+            start, _ = build_vectors(c, n, dim, seed=seed)
+            from .lse import lse_vectors
+
+            candidates.append((f"lse from {name}", lse_vectors(n, dim, seed=seed, steps=steps, init=start), {}))
+    scored = [(_score(n, dim, v, info, DENSE_LIMIT), k, label, v, info) for k, (label, v, info) in enumerate(candidates)]
+    s, _, chosen, best, info = min(scored, key=lambda c: (c[0], c[1]))  # first wins a tie
+    out: dict[str, Any] = {"chosen": chosen, **info}
+    if polish and n <= DENSE_LIMIT and "certificate" not in info:
+        from .polish import polish as run_polish
+
+        best, cert = run_polish(best, time_limit=seconds)
+        out["certificate"] = cert.summary()
+    return best, out
+
+
+def _score(n: int, dim: int, vectors: np.ndarray, info: dict[str, Any], dense_limit: int) -> float:
+    """s_max, measured; above the dense limit a binary code is scored by its guaranteed value
+    1 - 2 d_min / d instead (its words are at least d_min apart), which saves a full N^2 d scan per code
+    (about a minute at N = 21841, d = 1024 on a shared core)."""
+    if n > dense_limit and "code_d" in info:
+        return 1.0 - 2.0 * float(info["code_d"]) / dim
+    return max_cosine(vectors)
+
+
+def _search(n: int, dim: int, seed: int, progress: bool, steps: int | None, polish: bool, seconds: float,
+            rounds: int) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
+    """``rounds`` searches: lse from seed, seed + 1, ... alternating (from the second on, small problems
+    only) with the polish from a random start; each polished when ``polish``."""
+    from . import CONSTRUCTIONS
+    from .lse import DENSE_LIMIT
+    from .polish import polish as run_polish
+    from .random import random_vectors
+
+    out = []
+    for r in range(rounds):
+        if r % 2 == 1 and polish:
+            start, label = random_vectors(n, dim, seed + r), f"polish from random start {r}"
+        else:
+            start, _ = build_vectors(CONSTRUCTIONS["lse"], n, dim, seed=seed + r, progress=progress, steps=steps)
+            label = "lse"
+            label = label if r == 0 else f"lse seed {seed + r}"
+        info: dict[str, Any] = {}
+        if polish and n <= DENSE_LIMIT and rounds > 1:
+            start, cert = run_polish(start, time_limit=seconds)
+            info["certificate"] = cert.summary()
+        out.append((label, start, info))
+    return out
+
+
+def _memory(n: int, dim: int, params: Any) -> int:
+    from .lse import lse_memory
+
+    return lse_memory(n, dim, {"steps": params.get("steps")})
 
 
 CONSTRUCTION = Construction(
     name="auto",
     build=_build,
-    summary="the best the toolkit can do: simplex/orthoplex where optimal, else the better of an lse search "
-            "and the binary codes",
-    optimal=lambda n, dim: dim >= n - 1 or n <= 2 * dim,
+    summary="the best the toolkit can do: simplex/orthoplex where Rankin's bound is attained, a proven known "
+            "code, else the best of lse searches, known codes (or polished subsets) and binary codes, polished",
+    params=(
+        Param("steps", int, None, low=0, help="lse steps (default: lse's)"),
+        Param("polish", bool, True, help="end the searches and the winner with the minimax polish"),
+        Param("polish_seconds", float, None, low=0, positive=True,
+              help="time limit of each polish (default 10 s for small problems, else 20 s)"),
+        Param("rounds", int, None, low=1, help="independent searches (default: more for small N^2 d)"),
+    ),
+    optimal=lambda n, dim: rankin_attained(n, dim) or any(e.n == n and e.proven for e in configurations_at(n, dim)),
+    memory=_memory,
 )

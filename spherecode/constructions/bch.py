@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SpherecodeError, check_choice
-from .base import Construction
+from ..bounds.rankin import rankin_attained
+from ..errors import SpherecodeError
+from .base import Construction, Param
 from .binary import SELECTIONS, all_ones_last, contains_all_ones, gamma, linear_code_distance, select_codewords
 from .code_cache import cached_generator
 
@@ -225,9 +226,7 @@ def bch_words(n_words: int, length: int, selection: str = "prefix") -> tuple[np.
                    "code_d_exact": code.d is not None, **info}
 
 
-def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False,
-           selection: str = "prefix") -> tuple[np.ndarray, dict[str, object]]:
-    check_choice("selection", selection, SELECTIONS)
+def _build(n: int, dim: int, *, seed: int, progress: bool, selection: str) -> tuple[np.ndarray, dict[str, object]]:
     words, info = bch_words(n, dim, selection)
     return gamma(words), info
 
@@ -239,7 +238,7 @@ def _optimal(n: int, dim: int) -> bool:
         return False
     if n == 2:
         return True
-    return n == dim + 1 if dim % 2 else dim + 2 <= n <= 2 * dim
+    return rankin_attained(n, dim) and (n == dim + 1 if dim % 2 else n >= dim + 2)
 
 
 CONSTRUCTION = Construction(
@@ -247,6 +246,8 @@ CONSTRUCTION = Construction(
     build=_build,
     summary="binary BCH code (or its even-weight subcode) through gamma: s_max = 1 - 2 d_min / d",
     requires=f"d = 2^m - 1 or 2^m ({M_MIN} <= m <= {M_MAX}); N <= 2^k of the Hamming code",
+    params=(Param("selection", str, "prefix", choices=SELECTIONS,
+                  help="which codewords: the first N, or greedy farthest from those chosen"),),
     check=_check,
     optimal=_optimal,
     deterministic=True,

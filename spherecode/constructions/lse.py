@@ -42,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds.rankin import rankin_attained, rankin_bound
 from ..errors import SpherecodeError, check_int
 from ..separation import max_cosine, normalize_rows
-from .base import Construction
+from .base import Construction, Param
 
 #: Largest N whose Gram matrix is formed densely at every step (above it: neighbour lists).
 DENSE_LIMIT = 4096
@@ -160,8 +161,9 @@ def resolve_dtype(dtype: str) -> Any:
 
 
 def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
-        raise SpherecodeError(f"Argument '{name}' must be a positive number, not {value!r}.")
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0
+            or not math.isfinite(value)):
+        raise SpherecodeError(f"Argument '{name}' must be a positive finite number, not {value!r}.")
     return float(value)
 
 
@@ -247,11 +249,12 @@ def lse_vectors(
     refresh = check_int("refresh", sched["refresh"], minimum=1)
     t_start = _check_positive("t_start", sched["t_start"])
     lr_start, lr_end = _check_positive("lr_start", sched["lr_start"]), _check_positive("lr_end", lr_end)
-    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
-        raise SpherecodeError(f"Argument 'target' must be a number or None, not {target!r}.")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))
+                               or not math.isfinite(target)):
+        raise SpherecodeError(f"Argument 'target' must be a finite number or None, not {target!r}.")
     tdtype, dev = resolve_dtype(dtype), resolve_device(device)
     start = None if init is None else load_init(init, n, dim)
-    bound = -1.0 / (n - 1) if dim >= n - 1 else 0.0 if n <= 2 * dim else -math.inf
+    bound = rankin_bound(n, dim) if rankin_attained(n, dim) else -math.inf
     stop_at = bound + 1e-7 if target is None else max(float(target), bound + 1e-7)
 
     clock = time.perf_counter()
@@ -420,39 +423,60 @@ class _NeighbourSearch:
         return (2.0 * grad).view(r, n, d)
 
 
-def _build(
-    n: int,
-    dim: int,
-    *,
-    seed: int = 0,
-    progress: bool = False,
-    steps: int | None = None,
-    restarts: int | None = None,
-    t_start: float | None = None,
-    t_end: float = 2000.0,
-    lr_start: float | None = None,
-    lr_end: float = 1e-4,
-    init: str | None = None,
-    target: float | None = None,
-    dtype: str = "float32",
-    device: str = "cpu",
-    neighbours: int = 16,
-    refresh: int | None = None,
-    dense_limit: int = DENSE_LIMIT,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    vectors = lse_vectors(n, dim, seed=seed, progress=progress, steps=steps, restarts=restarts, t_start=t_start,
-                          t_end=t_end, lr_start=lr_start, lr_end=lr_end, init=init, target=target, dtype=dtype,
-                          device=device, neighbours=neighbours, refresh=refresh, dense_limit=dense_limit)
+#: lse's parameters, declared once; :func:`lse_vectors` takes the same keywords.
+PARAMS: tuple[Param, ...] = (
+    Param("steps", int, None, low=0, help="gradient steps (default 1000; 200 above dense_limit)"),
+    Param("restarts", int, None, low=1, help="random starts run together (default: 8 for tiny N, 1 for large)"),
+    Param("t_start", float, None, low=0, positive=True, help="first temperature (default 10; t_end/10 when polishing)"),
+    Param("t_end", float, 2000.0, low=0, positive=True, help="last temperature"),
+    Param("lr_start", float, None, low=0, positive=True, help="first Adam step size"),
+    Param("lr_end", float, 1e-4, low=0, positive=True, help="last Adam step size"),
+    Param("init", str, None, help="codebook file to polish"),
+    Param("target", float, None, help="stop once the true s_max is at most this"),
+    Param("dtype", str, "float32", choices=_DTYPES, help="search precision"),
+    Param("device", str, "cpu", help="'cpu', 'cuda' or 'cuda:K'"),
+    Param("neighbours", int, 16, low=1, help="candidate neighbours per row above dense_limit"),
+    Param("refresh", int, None, low=1, help="steps between full scans above dense_limit (default 5)"),
+    Param("dense_limit", int, DENSE_LIMIT, low=2, help="largest N searched with the dense Gram matrix"),
+    Param("polish", bool, False, help="end with the float64 minimax polish (spherecode.constructions.polish)"),
+)
+
+
+def lse_memory(n: int, dim: int, params: Any) -> int:
+    """Working memory of an lse run in bytes: the (R, N, N) Gram matrix and its weights on the dense path,
+    row blocks and candidate lists above ``dense_limit``, plus the iterate and Adam's moments."""
+    item = 4 if params.get("dtype", "float32") == "float32" else 8
+    r = params.get("restarts") or default_restarts(n)
+    dense_limit = params.get("dense_limit") or DENSE_LIMIT
+    k = min(params.get("neighbours") or 16, n - 1)
+    if n <= dense_limit:
+        pairs = 3 * r * n * n * item
+    else:
+        pairs = r * (2 * _NeighbourSearch.BLOCK * n * item + 6 * n * k * (16 + item))
+    return pairs + 8 * r * n * dim * item
+
+
+def _build(n: int, dim: int, *, seed: int, progress: bool, polish: bool, **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    vectors = lse_vectors(n, dim, seed=seed, progress=progress, **params)
     # the defaults that depend on (N, d), as they were applied
-    resolved = resolved_schedule(n, dim, dense_limit, init is not None, t_end, steps=steps, t_start=t_start,
-                                 lr_start=lr_start, refresh=refresh)
+    dense_limit, init = params["dense_limit"], params["init"]
+    resolved = resolved_schedule(n, dim, dense_limit, init is not None, params["t_end"], steps=params["steps"],
+                                 t_start=params["t_start"], lr_start=params["lr_start"], refresh=params["refresh"])
     if n <= dense_limit:
         del resolved["refresh"]  # no neighbour lists on the dense path
-    return vectors, {**resolved, "restarts": restarts if restarts is not None else default_restarts(n)}
+    info: dict[str, Any] = {**resolved, "restarts": params["restarts"] or default_restarts(n)}
+    if polish:
+        from .polish import polish as run_polish
+
+        vectors, cert = run_polish(vectors)
+        info["certificate"] = cert.summary()
+    return vectors, info
 
 
 CONSTRUCTION = Construction(
     name="lse",
     build=_build,
     summary="log-sum-exp relaxation of max cosine, annealed projected Adam in torch (CPU/GPU), batched restarts",
+    params=PARAMS,
+    memory=lse_memory,
 )

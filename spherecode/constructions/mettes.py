@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_int
-from .base import Construction
+from .base import Construction, Param
 from .lse import _check_positive, cpu_threads_for, resolve_device, resolve_dtype
 
 
@@ -123,26 +123,33 @@ def _sgd(protos: Any, rng: Iterable[int], lr: float, momentum: float, reset_mome
     return protos
 
 
-def _build(
-    n: int,
-    dim: int,
-    *,
-    seed: int = 0,
-    progress: bool = False,
-    steps: int = 1000,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    reset_momentum: bool = True,
-    dtype: str = "float32",
-    device: str = "cpu",
-) -> np.ndarray:
-    out = mettes_vectors(n, dim, seed=seed, progress=progress, steps=steps, lr=lr, momentum=momentum,
-                         reset_momentum=reset_momentum, dtype=dtype, device=device)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+#: mettes' parameters, declared once; :func:`mettes_vectors` takes the same keywords.
+PARAMS: tuple[Param, ...] = (
+    Param("steps", int, 1000, low=0, help="SGD steps"),
+    Param("lr", float, 0.1, low=0, positive=True, help="SGD step size"),
+    Param("momentum", float, 0.9, low=0, high=1, help="SGD momentum"),
+    Param("reset_momentum", bool, True, help="rebuild the optimiser every step, as the public code does"),
+    Param("dtype", str, "float32", choices=("float32", "float64"), help="precision"),
+    Param("device", str, "cpu", help="'cpu', 'cuda' or 'cuda:K'"),
+    Param("polish", bool, False, help="end with the float64 minimax polish (not part of Mettes et al.)"),
+)
+
+
+def _build(n: int, dim: int, *, seed: int, progress: bool, polish: bool, **params: Any) -> Any:
+    out = mettes_vectors(n, dim, seed=seed, progress=progress, **params)
+    out = out / np.linalg.norm(out, axis=1, keepdims=True)
+    if not polish:
+        return out
+    from .polish import polish as run_polish
+
+    out, cert = run_polish(out)
+    return out, {"certificate": cert.summary()}
 
 
 CONSTRUCTION = Construction(
     name="mettes",
     build=_build,
     summary="Mettes et al. 2019: SGD on the mean of row-max cosines (their public code's optimiser)",
+    params=PARAMS,
+    memory=lambda n, dim, params: 4 * n * n * (4 if params.get("dtype") == "float32" else 8),
 )

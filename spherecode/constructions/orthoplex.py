@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..bounds.rankin import rankin_attained
 from .base import Construction
 
 
@@ -28,7 +29,7 @@ def orthoplex_vectors(n: int, dim: int) -> np.ndarray:
     return np.vstack([eye, -eye])[:n]
 
 
-def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False) -> np.ndarray:
+def _build(n: int, dim: int, *, seed: int, progress: bool) -> np.ndarray:
     return orthoplex_vectors(n, dim)
 
 
@@ -38,6 +39,6 @@ CONSTRUCTION = Construction(
     summary="the cross-polytope ±e_k: s_max = 0, optimal (Rankin) for d + 2 <= N <= 2d",
     requires="N <= 2d",
     check=lambda n, dim: None if n <= 2 * dim else f"the cross-polytope has only 2d = {2 * dim} vertices",
-    optimal=lambda n, dim: dim + 2 <= n <= 2 * dim,
+    optimal=lambda n, dim: n >= dim + 2 and rankin_attained(n, dim),
     deterministic=True,
 )

@@ -13,7 +13,7 @@ def random_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return g / np.linalg.norm(g, axis=1, keepdims=True)
 
 
-def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False) -> np.ndarray:
+def _build(n: int, dim: int, *, seed: int, progress: bool) -> np.ndarray:
     return random_vectors(n, dim, seed)
 
 

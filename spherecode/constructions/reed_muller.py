@@ -26,8 +26,9 @@ from math import comb
 
 import numpy as np
 
+from ..bounds.rankin import rankin_attained
 from ..errors import SpherecodeError, check_int
-from .base import Construction
+from .base import Construction, Param
 from .binary import gamma, select_codewords
 
 M_MAX = 16
@@ -94,8 +95,7 @@ def choose_order(n_words: int, m: int) -> int:
     raise SpherecodeError(f"N = {n_words} is more than the 2^{2**m} words of length {2**m}.")
 
 
-def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False,
-           r: int | None = None) -> tuple[np.ndarray, dict[str, object]]:
+def _build(n: int, dim: int, *, seed: int, progress: bool, r: int | None) -> tuple[np.ndarray, dict[str, object]]:
     m = _log2_length(dim)
     assert m is not None  # checked by Construction.check
     if r is None:
@@ -116,7 +116,7 @@ def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False,
 
 def _optimal(n: int, dim: int) -> bool:
     """N = 2 (antipodal pair), or RM(1, m) with d + 2 <= N <= 2d: s_max = 0, Rankin's orthoplex bound."""
-    return _check(n, dim) is None and (n == 2 or dim + 2 <= n <= 2 * dim)
+    return _check(n, dim) is None and (n == 2 or (n >= dim + 2 and rankin_attained(n, dim)))
 
 
 CONSTRUCTION = Construction(
@@ -124,6 +124,7 @@ CONSTRUCTION = Construction(
     build=_build,
     summary="Reed-Muller RM(r, m) through gamma, d = 2^m, r smallest with 2^k >= N: s_max = 1 - 2^(1-r)",
     requires=f"d = 2^m (1 <= m <= {M_MAX}); N <= 2^d",
+    params=(Param("r", int, None, low=0, help="the order r of RM(r, m) (default: the smallest with 2^k >= N)"),),
     check=_check,
     optimal=_optimal,
     deterministic=True,

@@ -47,7 +47,7 @@ def simplex_vectors(n: int, dim: int | None = None) -> np.ndarray:
     return out
 
 
-def _build(n: int, dim: int, *, seed: int = 0, progress: bool = False) -> np.ndarray:
+def _build(n: int, dim: int, *, seed: int, progress: bool) -> np.ndarray:
     return simplex_vectors(n, dim)
 
 
