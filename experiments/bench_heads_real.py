@@ -11,7 +11,7 @@ upsampled to 32 px, stratified 75/25 split) and `mnist` (the 5,000 MNIST digits 
 seeds, mean and spread (max - min) per dataset and head. Target (issue 11): the prototype head within
 2 points of the linear head's mean on each dataset, with a spread of at most 3 points.
 
-    PYTHONPATH=. python experiments/bench_heads_real.py                 # 12 runs, ~25 min on 2 busy cores
+    PYTHONPATH=. python experiments/bench_heads_real.py                 # 12 runs, ~40 min on 2 busy cores
     PYTHONPATH=. python experiments/bench_heads_real.py --datasets digits --seeds 0 --epochs 2   # smoke
     PYTHONPATH=. python experiments/bench_heads_real.py --set temperature=0.2 --heads prototype   # explore
 """
