@@ -1,7 +1,8 @@
 r"""Parse a dataset spec string into a dataset: ``cifar100:PATH``, ``imagenet:PATH`` or ``synthetic``.
 
 ``synthetic`` takes optional ``key=value`` parameters after a colon, separated by commas:
-``synthetic:classes=10,per_class=50,image_size=32,noise=24,seed=0`` (test split: ``test_per_class``).
+``synthetic:classes=10,per_class=50,image_size=32,noise=24,seed=0`` (test split: ``test_per_class``;
+a class hierarchy: ``superclasses=K,fine=0.35``, see :mod:`spherecode.data.synthetic`).
 
 Examples:
     >>> ds = build_dataset("synthetic:classes=5,per_class=4,image_size=8", "train")
@@ -22,7 +23,7 @@ from .dataset import ImageDataset
 
 SPEC_HELP = "cifar100:PATH, imagenet:PATH, synthetic[:key=value,...]"
 SYNTHETIC_KEYS = {"classes": int, "per_class": int, "test_per_class": int, "image_size": int,
-                  "noise": float, "seed": int}
+                  "noise": float, "seed": int, "superclasses": int, "fine": float}
 
 
 def _cifar100(arg: str, split: str) -> ImageDataset:
