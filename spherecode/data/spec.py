@@ -1,8 +1,7 @@
 r"""Parse a dataset spec string into a dataset: ``cifar100:PATH``, ``imagenet:PATH`` or ``synthetic``.
 
 ``synthetic`` takes optional ``key=value`` parameters after a colon, separated by commas:
-``synthetic:classes=10,per_class=50,image_size=32,noise=24,seed=0`` (test split: ``test_per_class``;
-a class hierarchy: ``superclasses=K,fine=0.35``, see :mod:`spherecode.data.synthetic`).
+``synthetic:classes=10,per_class=50,image_size=32,noise=24,seed=0`` (test split: ``test_per_class``).
 
 Examples:
     >>> ds = build_dataset("synthetic:classes=5,per_class=4,image_size=8", "train")
