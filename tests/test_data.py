@@ -80,7 +80,7 @@ def test_image_folder_reads_jpegs(tmp_path):
 
 
 def test_image_folder_errors(tmp_path):
-    with pytest.raises(SpherecodeError, match="has no 'train' folder.*wnid"):
+    with pytest.raises(SpherecodeError, match="has no 'train' folder.*one folder per class"):
         build_dataset(f"imagenet:{tmp_path}", "train")
     write_image_folder(tmp_path)
     (tmp_path / "val" / "n99999999").mkdir()
@@ -90,7 +90,7 @@ def test_image_folder_errors(tmp_path):
 
 def test_spec_errors():
     with pytest.raises(SpherecodeError, match="must start with one of cifar100:PATH"):
-        build_dataset("mnist:/x", "train")
+        build_dataset("svhn:/x", "train")
     with pytest.raises(SpherecodeError, match="synthetic parameter 'colour=3'"):
         build_dataset("synthetic:colour=3", "train")
 

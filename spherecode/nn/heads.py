@@ -109,12 +109,16 @@ class PrototypeHead(nn.Module):
         return super().train(mode)
 
     def cosines(self, features: torch.Tensor) -> torch.Tensor:
-        r""":math:`\langle z, c_i\rangle` for :math:`z = f/\lVert f\rVert`, shape (B, N)."""
+        r""":math:`\langle z, c_i\rangle` for :math:`z = f/\lVert f\rVert`, shape (B, N), in float32
+        (float64 for float64 features) whatever the autocast state."""
         if features.shape[-1] != self.dim:
             raise SpherecodeError(f"PrototypeHead: features have dimension {features.shape[-1]}, codebook has {self.dim}.")
-        z = F.normalize(features, dim=-1)
-        protos = self.class_prototypes()
-        return z @ protos.to(z.dtype).t()
+        # float32 even under autocast: in bf16 the cosines near 1 take only a few dozen values
+        # (spacing 2^-8), so logits err by up to 0.05 at temperature 0.1 and (1 - cos)^2 has no gradient
+        dtype = torch.promote_types(features.dtype, torch.float32)  # float64 stays float64
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            z = F.normalize(features.to(dtype), dim=-1)
+            return z @ self.class_prototypes().to(dtype).t()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.cosines(features) / self.temperature
