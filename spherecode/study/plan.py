@@ -1,8 +1,9 @@
 r"""The runs of a study: the sweep expanded in a fixed order, and disjoint shards of it.
 
 Every prototype run is one (codebook, labelling, seed); the linear baseline has one run per seed
-(it uses no codebook). Runs are listed codebook by codebook, then labelling, then seed, then the
-linear runs, so the order (and so every shard) depends on the config alone. Codebooks that a
+(it uses no codebook). Runs are listed seed by seed (within a seed: codebook, then labelling,
+then the linear run), so a study stopped early has every cell with fewer seeds, and the order
+(and so every shard) depends on the config alone. Codebooks that a
 construction cannot make at (N, d) are left out and reported as skipped.
 
 Shard ``i/k`` (``1 <= i <= k``) is runs ``i-1, i-1+k, i-1+2k, ...``: the k shards are disjoint,
@@ -91,18 +92,20 @@ def plan_study(config: StudyConfig, classes: int | None = None) -> Plan:
     root = config.out_dir / RUNS
     runs: list[Run] = []
     skipped: list[tuple[str, str]] = []
+    specs = []
     if "prototype" in config.heads:
         for spec in config.codebooks:
             problem = codebook_problem(spec, n)
-            if problem is not None:
+            if problem is None:
+                specs.append(spec)
+            else:
                 skipped.append((spec.name, problem))
-                continue
+    for seed in config.seeds:
+        for spec in specs:
             for labelling in config.labellings:
-                for seed in config.seeds:
-                    name = f"{spec.name}__{labelling}__seed{seed}"
-                    runs.append(Run(name, "prototype", seed, root / name, spec, labelling))
-    if "linear" in config.heads:
-        for seed in config.seeds:
+                name = f"{spec.name}__{labelling}__seed{seed}"
+                runs.append(Run(name, "prototype", seed, root / name, spec, labelling))
+        if "linear" in config.heads:
             name = f"linear__seed{seed}"
             runs.append(Run(name, "linear", seed, root / name))
     return Plan(runs, skipped, n)
