@@ -91,6 +91,8 @@ def test_config_expands_codebooks_and_rejects_mistakes(tmp_path):
         study_from_dict(tiny_study(tmp_path, labellings=["alphabetical"]))
     with pytest.raises(SpherecodeError, match="needs a class similarity"):
         study_from_dict(tiny_study(tmp_path, labellings=["semantic"], hierarchy=None))
+    with pytest.raises(SpherecodeError, match="study.semantic.restart'.*valid: restarts"):
+        study_from_dict(tiny_study(tmp_path, semantic={"restart": 2}))
     with pytest.raises(SpherecodeError, match="study.sed"):
         study_from_dict(tiny_study(tmp_path, sed=[1]))
     bad = tiny_study(tmp_path)

@@ -129,6 +129,17 @@ class StudyConfig:
                 and Path(self.similarity).suffix.lower() not in (".npy", ".csv"):
             raise SpherecodeError(f"Config key 'study.similarity' must be {', '.join(DATA_SIMILARITIES)} or a .npy/.csv "
                                   f"file, not {self.similarity!r}.")
+        if self.semantic:
+            import inspect
+
+            from ..relabel.semantic import semantic_permutation
+
+            valid = [p for p in inspect.signature(semantic_permutation).parameters
+                     if p not in ("similarity", "codebook", "seed", "start")]
+            bad = sorted(set(self.semantic) - set(valid))
+            if bad:
+                raise SpherecodeError(f"Config key 'study.semantic.{bad[0]}' is not an option of the semantic "
+                                      f"labelling; valid: {', '.join(valid)}.")
         if self.classes is not None:
             check_int("study.classes", self.classes, minimum=2)
         check_int("study.assignment_warmup", self.assignment_warmup, minimum=1)
