@@ -1,7 +1,7 @@
 """Throughput of the prototype head against the linear head on the same backbone, in one run.
 
 Both models are what `spherecode train` builds (SupervisedTask.build_model): backbone -> linear
-layer -> head. Prototype: projection to d, normalise, logits <z, c_i>/tau against a fixed (N, d)
+layer -> head. Prototype: projection to d (linear + batch norm), normalise, logits <z, c_i>/tau against a fixed (N, d)
 buffer. Linear: a learned (N x features) layer. Timed: a full SGD training step (forward,
 cross-entropy, backward, step) and an inference forward. Repeats alternate between the heads and
 the median is reported, so machine load hits both alike. Target: prototype costs <= 3% throughput.

@@ -144,9 +144,10 @@ PROJECTION_NORMS = ("auto", "batch", "group", "none")
 class Encoder(nn.Module):
     r"""Backbone then an optional projection to ``dim`` (``None``: the backbone's features).
 
-    The projection is ``Linear(out_dim, dim)`` followed by a normalisation layer (``norm``):
-    ``BatchNorm1d`` after a batch-norm backbone (``"auto"``), ``GroupNorm`` with one group (a
-    per-sample standardisation, batch-independent like a group-norm backbone), or ``"none"``.
+    The projection is ``Linear(out_dim, dim)`` followed by a normalisation layer without affine
+    parameters (``norm``): ``BatchNorm1d`` after a batch-norm backbone (``"auto"``), ``GroupNorm``
+    with one group (a per-sample standardisation, batch-independent like a group-norm backbone),
+    or ``"none"`` (a plain linear layer with bias).
     A prototype head divides the features by their norm; without a normalisation layer in front,
     the pooled ReLU features share one large common direction, every image starts at nearly the
     same point of the sphere, and the feature norm grows during training (SGD steps are orthogonal
@@ -165,10 +166,10 @@ class Encoder(nn.Module):
         self.projection: nn.Module = nn.Identity()
         if dim:
             layers: list[nn.Module] = [nn.Linear(backbone.out_dim, dim, bias=norm == "none")]
-            if norm == "batch":
-                layers.append(nn.BatchNorm1d(dim))
+            if norm == "batch":  # no affine part: the feature scale stays fixed (mean squared norm = dim)
+                layers.append(nn.BatchNorm1d(dim, affine=False))
             elif norm == "group":
-                layers.append(nn.GroupNorm(1, dim))
+                layers.append(nn.GroupNorm(1, dim, affine=False))
             self.projection = nn.Sequential(*layers)
         self.out_dim = dim or backbone.out_dim
 

@@ -42,7 +42,8 @@ def _f(default: Any, help: str, flag: str | None = None) -> Any:  # noqa: A002
 
 @dataclass
 class DataConfig:
-    spec: str = _f("synthetic", "dataset: cifar100:PATH | imagenet:PATH | synthetic[:key=value,...]", flag="--data")
+    spec: str = _f("synthetic", "dataset: cifar100:PATH | imagenet:PATH | folder:PATH[,size=32,norm=auto] | digits | "
+                   "mnist | synthetic[:key=value,...]", flag="--data")
     batch_size: int = _f(128, "global batch size (images per step, split across ranks)")
     eval_batch_size: int | None = _f(None, "evaluation batch size per rank (default: batch_size)")
     workers: int = _f(4, "data-loading worker processes per rank")
@@ -56,10 +57,10 @@ class ModelConfig:
     norm: str = _f("batch", "normalisation layers: batch | group")
     head: str = _f("prototype", "classifier head: prototype | linear")
     codebook: str | None = _f(None, "codebook .npz for the prototype head (N = classes)")
-    temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature")
+    temperature: float = _f(0.1, "prototype logits <z, c_i> / temperature (0.1 measured on digits/mnist: docs/training.md)")
     relabelling: str = _f("none", "class -> prototype: none | fixed (codebook's permutation) | learned")
     relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss")
-    dim: int | None = _f(None, "projection dimension before the head (prototype: codebook d; linear: none)")
+    dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; linear: none)")
 
 
 @dataclass
