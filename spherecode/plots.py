@@ -151,6 +151,50 @@ def plot_gram(codebook: Codebook, *, max_size: int = 2000) -> Figure:
     return fig
 
 
+def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None = None) -> Figure:
+    """Accuracy against the codebook's worst-case cosine :math:`s_{\\max}`, one series per labelling.
+
+    ``rows`` are a study's results (:func:`spherecode.study.read_csv` or ``run_study(...).rows``);
+    each point is the mean of ``metric`` over seeds with a bar of one standard deviation (points of
+    different labellings at the same :math:`s_{\\max}` are nudged apart). The linear-head baseline,
+    when present, is a horizontal line with its band.
+    """
+    from .study.results import summarise
+
+    groups = summarise(rows, metric)
+    if not groups:
+        raise SpherecodeError("Argument 'rows' is empty: the study has no finished runs to plot.")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    protos = [g for g in groups if g["head"] == "prototype" and g["s_max"] is not None and g[f"{metric}_mean"] is not None]
+    labellings = list(dict.fromkeys(g["labelling"] for g in protos))
+    smax = np.array([g["s_max"] for g in protos]) if protos else np.zeros(1)
+    nudge = 0.012 * max(float(np.ptp(smax)), 0.1)
+    for k, lab in enumerate(labellings):
+        pts = sorted((g for g in protos if g["labelling"] == lab), key=lambda g: g["s_max"])
+        x = np.array([g["s_max"] for g in pts]) + (k - (len(labellings) - 1) / 2) * nudge
+        y = 100 * np.array([g[f"{metric}_mean"] for g in pts])
+        e = 100 * np.array([g[f"{metric}_std"] for g in pts])
+        ax.errorbar(x, y, yerr=e, marker="o", linestyle="", capsize=3, label=lab)
+    for g in groups:
+        if g["head"] == "linear" and g[f"{metric}_mean"] is not None:
+            m, sd = 100 * g[f"{metric}_mean"], 100 * g[f"{metric}_std"]
+            ax.axhline(m, color="grey", linestyle="--", label="linear head")
+            ax.axhspan(m - sd, m + sd, color="grey", alpha=0.15)
+    names: dict[float, list[str]] = {}
+    for g in protos:
+        names.setdefault(round(float(g["s_max"]), 6), []).append(str(g["codebook"]))
+    for x0, ns in names.items():
+        ax.annotate(" / ".join(dict.fromkeys(ns)), (x0, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                    textcoords="offset points", rotation=90, fontsize=7, color="dimgrey", ha="center", va="bottom")
+    ax.set_xlabel("worst-case cosine $s_{\\max}$ of the codebook (lower is better separated)")
+    ax.set_ylabel(f"validation {metric.replace('_', ' ')} (%), mean $\\pm$ sd over seeds")
+    if title:
+        ax.set_title(title)
+    ax.legend(title="labelling", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = False, dpi: int = 150) -> Path:
     """Write ``fig`` as PNG or PDF (by suffix); refuse to overwrite unless ``overwrite``."""
     p = Path(path)
@@ -163,4 +207,4 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = 
     return p
 
 
-__all__ = ["FIGURE_SUFFIXES", "plot_gram", "plot_histogram", "plot_separation", "save_figure"]
+__all__ = ["FIGURE_SUFFIXES", "plot_gram", "plot_histogram", "plot_separation", "plot_study", "save_figure"]

@@ -1,4 +1,4 @@
-"""``spherecode bounds`` and ``spherecode plot separation | histogram | gram``."""
+"""``spherecode bounds`` and ``spherecode plot separation | histogram | gram | study``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (keys lower, upper, ...)")
     p.set_defaults(run=run_bounds)
 
-    plot = sub.add_parser("plot", help="figures: separation versus dimension, cosine histogram, Gram matrix")
+    plot = sub.add_parser("plot", help="figures: separation versus dimension, cosine histogram, Gram matrix, study results")
     psub = plot.add_subparsers(dest="figure", metavar="FIGURE", parser_class=sub._parser_class)
     psub.required = True
 
@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name == "histogram":
             p.add_argument("--bins", type=int, default=60, help="number of bins (default 60)")
         p.set_defaults(run=run_plot_codebook)
+
+    p = psub.add_parser("study", help="accuracy versus s_max from a study's results.csv, one series per labelling")
+    p.add_argument("path", help="results CSV written by `spherecode study` (STUDY_OUT/results.csv)")
+    p.add_argument("--metric", default="best_top1", help="column to plot: best_top1 (default), final_top1, best_top5, ...")
+    p.add_argument("-o", "--output", required=True, help="figure file (.png or .pdf)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(run=run_plot_study)
 
 
 def run_bounds(args: argparse.Namespace) -> int:
@@ -108,6 +115,19 @@ def run_plot_codebook(args: argparse.Namespace) -> int:
     else:
         fig = plot_gram(cb)
     save_figure(fig, out, overwrite=args.force)
+    print(f"wrote {out}")
+    return 0
+
+
+def run_plot_study(args: argparse.Namespace) -> int:
+    from ..plots import plot_study, save_figure
+    from ..study.results import COLUMNS, read_csv
+
+    out = _figure_path(args.output, args.force)
+    metrics = [c for c in COLUMNS if c.endswith(("_top1", "_top5"))]
+    if args.metric not in metrics:
+        raise SpherecodeError(f"Argument '--metric' must be one of {', '.join(metrics)}; got {args.metric!r}.")
+    save_figure(plot_study(read_csv(args.path), metric=args.metric), out, overwrite=args.force)
     print(f"wrote {out}")
     return 0
 

