@@ -202,12 +202,8 @@ def class_mean_embeddings(trainer: Trainer) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    from ..data.loader import make_loader
-
     encoder = trainer.raw_model.encoder
-    data = trainer.task.eval_dataset(trainer.train_set)
-    loader = make_loader(data, trainer.batch_per_rank, shuffle=False, workers=trainer.config.data.workers,
-                         drop_last=False, pad=False)
+    loader = trainer.eval_context.make_loader(trainer.train_set)  # eval transform, batches on the device
     n = trainer.train_set.num_classes
     sums: torch.Tensor | None = None
     counts = torch.zeros(n, dtype=torch.float64)
@@ -215,11 +211,12 @@ def class_mean_embeddings(trainer: Trainer) -> np.ndarray:
     encoder.eval()
     with torch.no_grad():
         for x, y in loader:
-            z = F.normalize(encoder(trainer.to_device(x)).float(), dim=-1).double().cpu()
+            z = F.normalize(encoder(x).float(), dim=-1).double().cpu()
+            y = torch.as_tensor(y).cpu()
             if sums is None:
                 sums = torch.zeros(n, z.shape[1], dtype=torch.float64)
-            sums.index_add_(0, torch.as_tensor(y), z)
-            counts += torch.bincount(torch.as_tensor(y), minlength=n).double()
+            sums.index_add_(0, y, z)
+            counts += torch.bincount(y, minlength=n).double()
     encoder.train(was)
     assert sums is not None
     return (sums / counts.clamp_min(1)[:, None]).numpy()
