@@ -233,7 +233,8 @@ def test_tiny_training_run_with_randaugment(tmp_path, pipeline):
     assert all(math.isfinite(h["loss"]) for h in history)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_randaugment_on_cuda_matches_cpu():
     ra = RandAugment(n=2, m=9, p=1.0)
     x = images(6, b=64)
@@ -241,3 +242,13 @@ def test_randaugment_on_cuda_matches_cpu():
     cpu = ra.apply(x, ops, args)
     gpu = ra.apply(x.cuda(), ops.cuda(), args.cuda()).cpu()
     assert max_diff(cpu, gpu) <= 1 and float((cpu != gpu).float().mean()) < 0.01
+
+
+def test_accelerator_and_cpu_strategies_agree():
+    # the masked strategy (every op on the whole batch; what CUDA runs) equals the gathered one (CPU)
+    from spherecode.data.randaugment import _apply_gathered, _apply_masked
+
+    ra = RandAugment(n=1, m=12, p=0.9)
+    x = images(7, b=40)
+    ops, args = ra.params(ra.draws(torch.Generator().manual_seed(2), 40))
+    assert max_diff(_apply_masked(x, ops[:, 0], args[:, 0]), _apply_gathered(x, ops[:, 0], args[:, 0])) == 0

@@ -204,6 +204,37 @@ def op_arguments(m: int) -> tuple[tuple[float, ...], tuple[bool, ...]]:
     return tuple(table.get(k, 0.0) for k in OPS), tuple(k in signed for k in OPS)
 
 
+def _run(name: str, x: torch.Tensor, op: torch.Tensor, arg: torch.Tensor) -> torch.Tensor:
+    """Operation ``name`` on images ``x`` (the geometric ones read their matrix from ``op``/``arg``)."""
+    if name in GEOMETRIC:
+        return warp(x, affine_matrices(op, arg, x.shape[-2], x.shape[-1]))
+    return COLOR_OPS[name](x, arg)
+
+
+def _apply_gathered(x: torch.Tensor, op: torch.Tensor, arg: torch.Tensor) -> torch.Tensor:
+    """One slot: each operation on the rows that drew it (host-side choices; for the CPU)."""
+    for k in op.unique().tolist():
+        if OPS[k] == "identity":
+            continue
+        sel = op == k
+        if bool(sel.all()):
+            x = _run(OPS[k], x, op, arg)
+        else:
+            rows = sel.nonzero().squeeze(1)
+            x = x.index_put((rows,), _run(OPS[k], x[rows], op[rows], arg[rows]))
+    return x
+
+
+def _apply_masked(x: torch.Tensor, op: torch.Tensor, arg: torch.Tensor) -> torch.Tensor:
+    """One slot: every operation on the whole batch, each image keeping its own (no host synchronisation)."""
+    geometric = device_constant(tuple(OPS.index(k) for k in GEOMETRIC), x.device, torch.int64)
+    geo = (op[:, None] == geometric).any(1).view(-1, 1, 1, 1)
+    x = torch.where(geo, _run("rotate", x, op, arg), x)   # one warp: the matrices follow each image's op
+    for name in COLOR_OPS:
+        x = torch.where((op == OPS.index(name)).view(-1, 1, 1, 1), _run(name, x, op, arg), x)
+    return x
+
+
 _ENHANCE = tuple(OPS.index(k) for k in ("color", "contrast", "brightness", "sharpness"))
 
 
@@ -240,24 +271,13 @@ class RandAugment:
     def apply(self, x: torch.Tensor, ops: torch.Tensor, args: torch.Tensor) -> torch.Tensor:
         """The operations ``ops`` (B, n) with arguments ``args`` applied in turn to uint8 images ``x`` (B, C, H, W).
 
-        On an accelerator every operation runs on the whole batch and each image keeps its own (no host
-        synchronisation); on the CPU only the operations some image uses run."""
+        On an accelerator every operation runs on the whole batch and each image keeps its own result (no
+        host synchronisation); on the CPU each operation runs only on the images that drew it."""
         if x.dtype != torch.uint8 or x.ndim != 4:
             raise SpherecodeError(f"RandAugment needs uint8 images (B, C, H, W), not {x.dtype} {tuple(x.shape)}.")
         ops, args = ops.to(x.device), args.to(x.device)
-        lazy = x.device.type == "cpu"
-        geometric = device_constant(tuple(OPS.index(k) for k in GEOMETRIC), x.device, torch.int64)
         for j in range(ops.shape[1]):
-            op, arg = ops[:, j], args[:, j]
-            geo = (op[:, None] == geometric).any(1)
-            if not lazy or bool(geo.any()):
-                warped = warp(x, affine_matrices(op, arg, x.shape[-2], x.shape[-1]))
-                x = torch.where(geo.view(-1, 1, 1, 1), warped, x)
-            for name, fn in COLOR_OPS.items():
-                sel = op == OPS.index(name)
-                if lazy and not bool(sel.any()):
-                    continue
-                x = torch.where(sel.view(-1, 1, 1, 1), fn(x, arg), x)
+            x = (_apply_gathered if x.device.type == "cpu" else _apply_masked)(x, ops[:, j], args[:, j])
         return x
 
     def __call__(self, img: Image, g: torch.Generator) -> Image:
