@@ -6,21 +6,18 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageEnhance, ImageOps
 
-from spherecode.constructions import generate
 from spherecode.data.randaugment import (GEOMETRIC, OPS, RandAugment, affine_matrices, autocontrast, brightness, color,
                                          contrast, equalize, posterize, sharpness, solarize_u8, warp, with_randaugment)
 from spherecode.errors import SpherecodeError
 from spherecode.train.config import TrainConfig, override
-from spherecode.train.loop import Trainer, fit
-
-TINY = "synthetic:classes=4,per_class=8,image_size=8,noise=8"
+from spherecode.train.loop import Trainer
+from test_train import TINY, tiny_config
 
 
 def images(seed: int = 0, b: int = 4, h: int = 9, w: int = 11) -> torch.Tensor:
@@ -197,15 +194,6 @@ def test_resident_stream_is_per_sample_and_reproducible():
     # the per-sample path: a pure function of (seed, epoch, index)
     ds = AugmentedDataset(base, transform, seed=1)
     assert torch.equal(ds[(3, 2)][0], ds[(3, 2)][0]) and not torch.equal(ds[(3, 2)][0], ds[(3, 1)][0])
-
-
-def tiny_config(tmp_path: Path, **extra) -> TrainConfig:
-    cb = tmp_path / "cb.npz"
-    if not cb.exists():
-        generate(4, 8, method="orthoplex").save(cb)
-    values = {"spec": TINY, "codebook": str(cb), "arch": "resnet10", "width": 8, "epochs": 2, "batch_size": 8,
-              "workers": 0, "lr": 0.05, "weight_decay": 0.0, "progress": False}
-    return override(TrainConfig(), {**values, **extra})
 
 
 def test_off_by_default_and_invalid_values_refused_in_one_line(tmp_path):
