@@ -47,4 +47,4 @@ for run in ("prototype", "linear", "hypersolid"):
 PYEOF
 
 echo "== 4. CUDA tests"
-timeout 120 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_train.py tests/test_relabel.py 2>&1 | tail -5
+timeout 120 $PY -m pytest -q -p no:cacheprovider -m gpu tests/test_train.py tests/test_relabel.py tests/test_randaugment.py 2>&1 | tail -5

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from ..errors import SpherecodeError
 from .dataset import ImageDataset, sample_seed
 from .loader import DeviceNormalize, ShardedSampler
+from .randaugment import RandAugment
 from .transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, Transform
 
 #: Largest dataset materialised as one tensor when it has no ``images`` tensor of its own (bytes).
@@ -88,7 +89,8 @@ def dataset_tensors(base: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
 def resident_augmentation(transform: Transform) -> dict[str, Any] | None:
     """The settings of a transform the resident path reproduces, or ``None``.
 
-    ``Compose([RandomCrop, RandomHorizontalFlip, Normalize])`` (the CIFAR training recipe) and
+    ``Compose([RandomCrop, RandomHorizontalFlip, Normalize])`` (the CIFAR training recipe; with a
+    :class:`~spherecode.data.randaugment.RandAugment` before ``Normalize`` or not) and
     ``Compose([Normalize])`` (evaluation) qualify.
     """
     ts = transform.transforms if isinstance(transform, Compose) else None
@@ -97,8 +99,9 @@ def resident_augmentation(transform: Transform) -> dict[str, Any] | None:
     kinds = [type(t) for t in ts[:-1]]
     if kinds == []:
         return {"crop": None, "padding": 0, "flip": 0.0, "normalize": ts[-1]}
-    if kinds == [RandomCrop, RandomHorizontalFlip]:
-        return {"crop": ts[0].size, "padding": ts[0].padding, "flip": float(ts[1].p), "normalize": ts[-1]}
+    if kinds[:2] == [RandomCrop, RandomHorizontalFlip] and kinds[2:] in ([], [RandAugment]):
+        return {"crop": ts[0].size, "padding": ts[0].padding, "flip": float(ts[1].p), "normalize": ts[-1],
+                "randaugment": ts[2] if len(kinds) == 3 else None}
     return None
 
 
@@ -111,6 +114,7 @@ class ResidentLoader:
         device: where images live and batches are made.
         shuffle, seed, rank, world_size, drop_last, pad: as :func:`~spherecode.data.loader.make_loader`.
         crop, padding, flip: the augmentation (``crop=None``: none; evaluation).
+        randaugment: a :class:`~spherecode.data.randaugment.RandAugment` applied after the crop/flip.
         normalize: the :class:`~spherecode.data.transforms.Normalize` to apply on the device.
         channels_last: return channels_last batches.
     """
@@ -118,7 +122,8 @@ class ResidentLoader:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, device: torch.device, *,
                  shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1, drop_last: bool = False,
                  pad: bool = True, crop: int | None = None, padding: int = 0, flip: float = 0.0,
-                 normalize: Normalize | None = None, channels_last: bool = False) -> None:
+                 randaugment: RandAugment | None = None, normalize: Normalize | None = None,
+                 channels_last: bool = False) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise SpherecodeError(f"ResidentLoader needs uint8 images (n, C, H, W), not {images.dtype} {tuple(images.shape)}.")
         if crop is not None and crop > images.shape[-1] + 2 * padding:
@@ -129,6 +134,7 @@ class ResidentLoader:
         self.labels = labels.to(device)
         self.batch_size, self.device, self.seed, self.drop_last = batch_size, device, seed, drop_last
         self.crop, self.padding, self.flip, self.channels_last = crop, padding, flip, channels_last
+        self.randaugment = randaugment
         self.normalize = DeviceNormalize(normalize, device) if normalize is not None else None
         self.sampler = ShardedSampler(len(images), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
                                       drop_last=drop_last, pad=pad)
@@ -150,17 +156,28 @@ class ResidentLoader:
         flip = torch.rand(n, generator=g) < self.flip
         return top.to(self.device), left.to(self.device), flip.to(self.device)
 
+    def randaugment_params(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every sample's RandAugment ``(ops, args)`` for ``epoch``, drawn on the CPU from ``(seed, epoch)``
+        (a stream of its own, so the crops are the same with RandAugment on or off)."""
+        assert self.randaugment is not None
+        g = torch.Generator().manual_seed(sample_seed(self.seed, epoch, 2**40 + 1))
+        ops, args = self.randaugment.params(self.randaugment.draws(g, len(self.images)))
+        return ops.to(self.device), args.to(self.device)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.as_tensor(self.sampler.indices(), dtype=torch.int64)
         if self.drop_last:
             order = order[: len(order) - len(order) % self.batch_size]
         order = order.to(self.device)
         aug = self.augmentation(self.sampler.epoch) if self.crop is not None else None
+        ra = self.randaugment_params(self.sampler.epoch) if self.randaugment is not None else None
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images.index_select(0, idx)
             if aug is not None:
                 x = crop_flip_padded(x, aug[0][idx], aug[1][idx], aug[2][idx], self.crop)  # type: ignore[arg-type]
+            if ra is not None:
+                x = self.randaugment.apply(x, ra[0][idx], ra[1][idx])  # type: ignore[union-attr]
             if self.normalize is not None:
                 x = self.normalize(x)
             if self.channels_last and x.is_floating_point():
@@ -180,4 +197,4 @@ def resident_loader(base: ImageDataset, transform: Transform, batch_size: int, d
     except SpherecodeError:
         return None  # images of several sizes or too many: the per-sample path serves them
     return ResidentLoader(images, labels, batch_size, device, crop=spec["crop"], padding=spec["padding"],
-                          flip=spec["flip"], normalize=spec["normalize"], **kwargs)
+                          flip=spec["flip"], randaugment=spec.get("randaugment"), normalize=spec["normalize"], **kwargs)

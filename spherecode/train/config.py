@@ -129,6 +129,11 @@ class OptimConfig(CommonOptimConfig):
     mixup: float = _f(0.0, "mixup: Beta(a, a) parameter a of the mixing weight (0: off; e.g. 0.8)", min=0.0)
     cutmix: float = _f(0.0, "CutMix: Beta(a, a) parameter a (0: off; e.g. 1.0; with mixup, one of the two per batch)",
                        min=0.0)
+    randaugment_n: int = _f(0, "RandAugment: operations per training image, drawn from the 14 of Cubuk et al. "
+                            "(0: off; e.g. 2)", min=0, max=14)
+    randaugment_m: int = _f(9, "RandAugment magnitude on timm's scale 0-30 (10: the full standard ranges)", min=0, max=30)
+    randaugment_p: float = _f(0.5, "RandAugment: probability that each drawn operation is applied (timm: 0.5)",
+                              min=0.0, max=1.0)
 
 
 @dataclass

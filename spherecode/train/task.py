@@ -268,6 +268,17 @@ class SupervisedTask(Task):
                 self._mix_g.set_state(self._mix_state)
         return self._mix_g
 
+    def train_dataset(self, base: ImageDataset) -> Dataset:
+        """The augmented training set, with RandAugment before the normalisation when ``randaugment_n > 0``."""
+        dataset = super().train_dataset(base)
+        o = self.config.optim
+        if o.randaugment_n > 0:
+            from ..data.randaugment import RandAugment, with_randaugment
+
+            dataset.transform = with_randaugment(dataset.transform,  # type: ignore[attr-defined]
+                                                 RandAugment(o.randaugment_n, o.randaugment_m, o.randaugment_p))
+        return dataset
+
     def describe(self) -> str:
         if self.codebook is None:
             return "linear head"
