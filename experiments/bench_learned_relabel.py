@@ -23,6 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
+import torch
+
+from spherecode.data.spec import build_dataset
+from spherecode.relabel.metrics import labelling_report
+from spherecode.study.config import CodebookSpec, study_from_dict
+from spherecode.study.plan import Run
+from spherecode.study.runner import base_codebook, class_structure, labelled_codebook, trainer_config
+from spherecode.train.config import override
+from spherecode.train.loop import Trainer
 
 RECIPE = Path(__file__).parent / "studies" / "cpu_synthetic.toml"
 OLD_MASS = float(np.exp(10.0) / (np.exp(10.0) + 19.0))  # margin 1 at tau 0.1, N = 20: the old start
@@ -40,18 +50,8 @@ def variants(penalty: float) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def one_run(out: Path, label: str, labelling: str, updates: dict[str, Any], seed: int, epochs: int) -> dict[str, Any]:
-    import torch
-
-    from spherecode.relabel.metrics import labelling_report
-    from spherecode.study.config import CodebookSpec, study_from_dict
-    from spherecode.study.plan import Run
-    from spherecode.study.runner import base_codebook, class_structure, labelled_codebook, trainer_config
-    from spherecode.train.config import override
-    from spherecode.train.loop import Trainer
-
+    """Train one run of the study's recipe with ``labelling`` (and trainer ``updates``); its measures."""
     torch.set_num_threads(1)
-    import tomllib
-
     data = tomllib.loads(RECIPE.read_text(encoding="utf-8"))
     data["study"] = {"name": "bench-learned", "out": str(out), "seeds": [seed], "heads": ["prototype"],
                      "labellings": [labelling], "hierarchy": "data"}
@@ -62,8 +62,6 @@ def one_run(out: Path, label: str, labelling: str, updates: dict[str, Any], seed
     folder = out / f"{label.replace(' ', '_').replace(',', '').replace('(', '').replace(')', '')}-s{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     run = Run(name=folder.name, head="prototype", seed=seed, folder=folder, codebook=spec, labelling=labelling)
-    from spherecode.data.spec import build_dataset
-
     structure = class_structure(config, build_dataset(config.train.data.spec, "train"))
     cb = base_codebook(config, run, 20)
     cfg = trainer_config(config, run, folder / "codebook.npz")

@@ -439,7 +439,7 @@ def test_learned_temperature_anneals_geometrically():
     assert fixed.anneal(1.0) == 0.3
 
 
-def _train_relabeller(mod, target_perm, lr, steps=200, penalty=0.01):
+def _train_relabeller(mod, target_perm, lr, steps=100, penalty=0.01):
     """Fixed features z of class y near codebook row target_perm[y]; SGD (momentum 0.9) on the logits only,
     the prototype head's cross-entropy at temperature 0.1, the temperature annealed over the run."""
     import torch
