@@ -95,7 +95,7 @@ class ModelConfig(EncoderConfig):
                                   min=1e-6, max=0.999999)
     relabel_final_temperature: float | None = _f(0.001, "learned relabelling: anneal the Sinkhorn temperature "
                                                  "geometrically from 0.1 to this over the run, so the soft matrix "
-                                                 "ends at the rounded permutation (off when absent)", positive=True)
+                                                 "ends at the rounded permutation (0.1: no annealing)", positive=True)
     relabel_lr_scale: float = _f(0.1, "learning-rate multiplier of the learned relabelling's logits (follows the "
                                  "shared schedule; docs/relabelling.md)", positive=True)
     dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; "
