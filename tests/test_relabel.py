@@ -381,7 +381,7 @@ def test_learned_module_doubly_stochastic_and_rounds_to_permutation():
 
     assert np.array_equal(linear_sum_assignment(p.detach().numpy(), maximize=True)[1], perm)
     assert float(mod.penalty().detach()) > 0.1
-    hard = SinkhornPermutation(5, temperature=0.01, init=np.array([3, 1, 4, 0, 2]))
+    hard = SinkhornPermutation(5, temperature=0.01, init=np.array([3, 1, 4, 0, 2]), init_mass=1 - 1e-9)
     assert float(hard.penalty().detach()) < 1e-6
 
 
@@ -403,6 +403,101 @@ def test_learned_module_learns_a_planted_permutation():
         opt.step()
     assert np.array_equal(mod.hard_permutation(), planted.numpy())
     assert mod(c).shape == (n, d)
+
+
+def test_learned_start_weight_matches_closed_form():
+    torch = pytest.importorskip("torch")
+    from spherecode.relabel.learned import SinkhornPermutation, init_margin
+
+    n, tau, mass = 7, 0.2, 0.3
+    init = np.array([3, 0, 6, 1, 5, 2, 4])
+    p = SinkhornPermutation(n, temperature=tau, init=init, init_mass=mass, sinkhorn_iters=5).matrix().detach().double()
+    expected = np.full((n, n), (1 - mass) / (n - 1))
+    expected[np.arange(n), init] = mass
+    assert np.allclose(p.numpy(), expected, atol=1e-6)
+    # independent check of the margin: softmax weight of one logit m against n - 1 zeros
+    m = init_margin(20, 0.1, 0.5)
+    assert m == pytest.approx(0.1 * np.log(19))
+    assert np.exp(m / 0.1) / (np.exp(m / 0.1) + 19) == pytest.approx(0.5)
+    with pytest.raises(SpherecodeError, match="init_mass"):
+        SinkhornPermutation(3, init_mass=1.0)
+    with pytest.raises(SpherecodeError, match="final_temperature"):
+        SinkhornPermutation(3, final_temperature=0.0)
+    assert torch.is_tensor(p)
+
+
+def test_learned_temperature_anneals_geometrically():
+    pytest.importorskip("torch")
+    from spherecode.relabel.learned import SinkhornPermutation
+
+    mod = SinkhornPermutation(4, temperature=0.1, final_temperature=0.001)
+    assert mod.anneal(0.0) == pytest.approx(0.1)
+    assert mod.anneal(0.5) == pytest.approx(0.01)
+    assert mod.anneal(1.0) == pytest.approx(0.001) and mod.temperature == pytest.approx(0.001)
+    assert mod.anneal(2.0) == pytest.approx(0.001)  # clamped
+    fixed = SinkhornPermutation(4, temperature=0.3)
+    assert fixed.anneal(1.0) == 0.3
+
+
+def _train_relabeller(mod, target_perm, lr, steps=100, penalty=0.01):
+    """Fixed features z of class y near codebook row target_perm[y]; SGD (momentum 0.9) on the logits only,
+    the prototype head's cross-entropy at temperature 0.1, the temperature annealed over the run."""
+    import torch
+
+    from spherecode.codebook import Codebook
+    from spherecode.nn.heads import PrototypeHead
+
+    g = torch.Generator().manual_seed(0)
+    # two clusters of two prototypes each (rows 0, 1 near +e1; rows 2, 3 near -e1)
+    c = np.array([[1.0, 0.4, 0.0], [1.0, -0.4, 0.0], [-1.0, 0.0, 0.4], [-1.0, 0.0, -0.4]])
+    head = PrototypeHead(Codebook(c / np.linalg.norm(c, axis=1, keepdims=True)), 0.1, "learned", mod)
+    y = torch.arange(4).repeat(16)
+    z = head.prototypes[torch.as_tensor(target_perm)][y] + 0.1 * torch.randn(len(y), 3, generator=g)
+    opt = torch.optim.SGD(mod.parameters(), lr=lr, momentum=0.9)
+    for t in range(steps):
+        mod.anneal(t / (steps - 1))
+        loss = torch.nn.functional.cross_entropy(head(z), y) + penalty * head.penalty()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return mod.hard_permutation()
+
+
+def test_learned_defaults_leave_a_wrong_identity_start():
+    """Classes 1 and 2 sit in each other's cluster: identity is clearly wrong, swapping them is right.
+    With the trainer's defaults (soft start, annealing, logit lr = lr * relabel_lr_scale) the learned
+    relabelling finds the swap; the old start (margin 1 at tau 0.1: P = identity to 1e-3) never moves."""
+    pytest.importorskip("torch")
+    from spherecode.relabel.learned import SinkhornPermutation
+    from spherecode.train.config import TrainConfig
+
+    cfg = TrainConfig()
+    m, lr = cfg.model, cfg.optim.lr * cfg.model.relabel_lr_scale
+    target = np.array([0, 2, 1, 3])
+    new = SinkhornPermutation(4, init_mass=m.relabel_init_mass, final_temperature=m.relabel_final_temperature)
+    assert _train_relabeller(new, target, lr).tolist() == target.tolist()
+    old = SinkhornPermutation(4, init_scale=1.0)  # the previous default start, no annealing, full lr
+    assert _train_relabeller(old, target, cfg.optim.lr).tolist() == [0, 1, 2, 3]
+
+
+def test_trainer_gives_the_relabelling_its_lr_scale_and_anneals_it(tmp_path):
+    pytest.importorskip("torch")
+    from spherecode.constructions import generate
+    from spherecode.train.config import TrainConfig, override
+    from spherecode.train.loop import Trainer
+
+    cb = generate(4, 8, method="orthoplex").save(tmp_path / "cb.npz")
+    cfg = override(TrainConfig(), {"spec": "synthetic:classes=4,per_class=4,image_size=8,noise=8", "codebook": str(cb),
+                                   "arch": "resnet10", "width": 4, "epochs": 2, "batch_size": 8, "workers": 0,
+                                   "progress": False, "relabelling": "learned", "relabel_lr_scale": 0.25,
+                                   "relabel_final_temperature": 0.02, "eval_every": 0, "out": str(tmp_path / "run")})
+    tr = Trainer(cfg, log=lambda s: None)
+    groups = tr.optimizer.param_groups
+    relabel = [g for g in groups if any(p is tr.raw_model.head.relabeller.logits for p in g["params"])]
+    assert len(relabel) == 1 and relabel[0]["lr_scale"] == 0.25 and relabel[0]["weight_decay"] == 0.0
+    tr.fit()
+    assert tr.raw_model.head.relabeller.temperature == pytest.approx(0.02)  # last epoch at the final temperature
+    assert relabel[0]["lr"] == pytest.approx(0.25 * groups[0]["lr"])
 
 
 @pytest.mark.gpu

@@ -48,14 +48,15 @@ class Relabelling(Protocol):
     def hard_permutation(self) -> Any: ...
 
 
-def build_learned_relabelling(codebook: Codebook) -> nn.Module:
+def build_learned_relabelling(codebook: Codebook, **options: Any) -> nn.Module:
     """A :class:`~spherecode.relabel.learned.SinkhornPermutation` for ``codebook``'s N classes.
 
-    It starts from the codebook's stored permutation when there is one, else from the identity.
+    It starts from the codebook's stored permutation when there is one, else from the identity;
+    ``options`` go to the module (e.g. ``init_mass``).
     """
     from ..relabel.learned import SinkhornPermutation
 
-    return SinkhornPermutation(codebook.n, init=codebook.permutation)
+    return SinkhornPermutation(codebook.n, init=codebook.permutation, **options)
 
 
 class PrototypeHead(nn.Module):

@@ -44,6 +44,21 @@ from ..codebook import check_permutation
 from ..errors import SpherecodeError, check_int
 
 
+def init_margin(n: int, temperature: float, mass: float) -> float:
+    r"""Logit margin :math:`m` whose Sinkhorn matrix puts weight ``mass`` on a permutation's entries.
+
+    With logits :math:`m` on a permutation's entries and 0 elsewhere, :math:`e^{L/\tau}` has equal
+    row and column sums, so Sinkhorn returns it scaled: :math:`P_{y,\pi(y)} = a/(a + N - 1)` with
+    :math:`a = e^{m/\tau}`; solving for ``mass`` gives :math:`m = \tau\log(\mathrm{mass}(N-1)/(1-\mathrm{mass}))`.
+
+    >>> round(init_margin(20, 0.1, 0.5), 4)   # 0.1 * log(19)
+    0.2944
+    """
+    if n < 2:
+        return 0.0
+    return float(temperature * np.log(mass * (n - 1) / (1.0 - mass)))
+
+
 class SinkhornPermutation(nn.Module):
     """A relaxed permutation of N classes onto N prototypes (see the module docstring).
 
@@ -51,28 +66,52 @@ class SinkhornPermutation(nn.Module):
         n: number of classes N (= codebook rows).
         temperature: Sinkhorn temperature tau > 0 (smaller is closer to a hard permutation);
             may be changed during training (``module.temperature = ...``) to anneal.
+        final_temperature: with :meth:`anneal`, the temperature at the end of training (geometric
+            from ``temperature``; ``None``: no annealing). It hardens P, so the soft prototypes of the
+            last epochs are the rounded ones used in evaluation.
         sinkhorn_iters: alternating row/column normalisations.
         init: optional start permutation (class y -> row ``init[y]``); default identity.
-        init_scale: logit margin given to ``init``'s entries (others start at 0).
+        init_mass: the start's weight P[y, init[y]] (default 1/2; see :func:`init_margin`). A soft
+            start matters: a margin of many tau (the old default, margin 1 at tau 0.1: weight 0.9991
+            for N = 20) saturates Sinkhorn, the gradient of P vanishes and training never leaves ``init``.
+        init_scale: an explicit logit margin (overrides ``init_mass``; others start at 0).
         noise: std of random logits added at initialisation (breaks ties; 0 = deterministic).
         normalize: re-project the soft prototypes onto the unit sphere in :meth:`forward`.
     """
 
     def __init__(self, n: int, temperature: float = 0.1, sinkhorn_iters: int = 20, init: np.ndarray | None = None,
-                 init_scale: float = 1.0, noise: float = 0.0, normalize: bool = True) -> None:
+                 init_mass: float = 0.5, init_scale: float | None = None, noise: float = 0.0,
+                 normalize: bool = True, final_temperature: float | None = None) -> None:
         super().__init__()
         n = check_int("n", n, minimum=1)
         self.sinkhorn_iters = check_int("sinkhorn_iters", sinkhorn_iters, minimum=1)
         if not temperature > 0:
             raise SpherecodeError(f"Argument 'temperature' must be positive, not {temperature}.")
-        self.temperature = float(temperature)
+        self.temperature = self.start_temperature = float(temperature)
+        if final_temperature is not None and not final_temperature > 0:
+            raise SpherecodeError(f"Argument 'final_temperature' must be positive, not {final_temperature}.")
+        self.final_temperature = None if final_temperature is None else float(final_temperature)
         self.normalize = bool(normalize)
+        if not 0.0 < init_mass < 1.0:
+            raise SpherecodeError(f"Argument 'init_mass' must be in (0, 1), not {init_mass}.")
         init = np.arange(n) if init is None else check_permutation(init, n, "init")
+        if init_scale is None:
+            init_scale = init_margin(n, self.temperature, init_mass)
         logits = torch.zeros(n, n, dtype=torch.float32)
         logits[torch.arange(n), torch.from_numpy(init)] = float(init_scale)
         if noise:
             logits += noise * torch.randn(n, n)
         self.logits = nn.Parameter(logits)
+
+    def anneal(self, progress: float) -> float:
+        r"""Set :math:`\tau = \tau_0 (\tau_1/\tau_0)^{t}` at training progress :math:`t \in [0, 1]`; returns it.
+
+        Without ``final_temperature`` the temperature stays :math:`\tau_0`.
+        """
+        t = min(max(float(progress), 0.0), 1.0)
+        if self.final_temperature is not None:
+            self.temperature = self.start_temperature * (self.final_temperature / self.start_temperature) ** t
+        return self.temperature
 
     @property
     def n(self) -> int:
@@ -120,4 +159,5 @@ class SinkhornPermutation(nn.Module):
         return perm
 
     def extra_repr(self) -> str:
-        return f"n={self.n}, temperature={self.temperature}, sinkhorn_iters={self.sinkhorn_iters}"
+        anneal = "" if self.final_temperature is None else f" -> {self.final_temperature}"
+        return f"n={self.n}, temperature={self.temperature}{anneal}, sinkhorn_iters={self.sinkhorn_iters}"

@@ -90,6 +90,14 @@ class ModelConfig(EncoderConfig):
                           "else identity) | none (raw rows, ignoring a stored permutation) | fixed (the stored "
                           "permutation, required) | learned", choices=("auto", "none", "fixed", "learned"))
     relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss", min=0.0)
+    relabel_init_mass: float = _f(0.5, "learned relabelling: the start permutation's weight in the initial soft "
+                                  "matrix (near 1 saturates Sinkhorn and it never moves; docs/relabelling.md)",
+                                  min=1e-6, max=0.999999)
+    relabel_final_temperature: float | None = _f(0.001, "learned relabelling: anneal the Sinkhorn temperature "
+                                                 "geometrically from 0.1 to this over the run, so the soft matrix "
+                                                 "ends at the rounded permutation (0.1: no annealing)", positive=True)
+    relabel_lr_scale: float = _f(0.1, "learning-rate multiplier of the learned relabelling's logits (follows the "
+                                 "shared schedule; docs/relabelling.md)", positive=True)
     dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; "
                                "linear: none)", min=1)
 

@@ -34,7 +34,7 @@ from torch.utils.data import Dataset
 from ..codebook import Codebook
 from ..errors import SpherecodeError, check_choice
 from ..nn.backbones import ARCHS, Encoder, resnet
-from ..nn.heads import Classifier, LinearHead, PrototypeHead
+from ..nn.heads import Classifier, LinearHead, PrototypeHead, build_learned_relabelling
 from ..nn.losses import SUPERVISED_LOSSES, mettes_loss, prototype_cross_entropy
 from . import distributed
 from .config import TrainConfig
@@ -297,18 +297,30 @@ class SupervisedTask(Task):
         backbone = resnet(m.arch, variant=variant, width=m.width, norm=m.norm)
         if self.codebook is not None:
             encoder = Encoder(backbone, dim=self.codebook.dim)
-            head: nn.Module = PrototypeHead(self.codebook, m.temperature, m.relabelling)
+            relabeller = (build_learned_relabelling(self.codebook, init_mass=m.relabel_init_mass,
+                                                    final_temperature=m.relabel_final_temperature)
+                          if m.relabelling == "learned" else None)
+            self._relabeller = relabeller
+            head: nn.Module = PrototypeHead(self.codebook, m.temperature, m.relabelling, relabeller)
         else:
             encoder = Encoder(backbone, dim=m.dim)
             head = LinearHead(encoder.out_dim, self.num_classes)
         return Classifier(encoder, head)
 
+    def on_epoch_start(self, epoch: int) -> None:
+        """Anneal a learned relabelling's Sinkhorn temperature (a function of the epoch: resumable)."""
+        relabeller = getattr(self, "_relabeller", None)
+        if relabeller is not None:
+            relabeller.anneal(epoch / max(self.config.run.epochs - 1, 1))
+
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         """Network weights with the configured weight decay; a learned relabelling without decay
-        (decay would pull its logits towards the uniform, non-permutation matrix)."""
+        (decay would pull its logits towards the uniform, non-permutation matrix) and its own
+        learning-rate multiplier ``model.relabel_lr_scale`` (the schedule's ``lr_scale``)."""
         relabel = [p for n, p in model.named_parameters() if p.requires_grad and ".relabeller." in f".{n}"]
         rest = [p for n, p in model.named_parameters() if p.requires_grad and ".relabeller." not in f".{n}"]
-        return [{"params": rest}] + ([{"params": relabel, "weight_decay": 0.0}] if relabel else [])
+        scale = self.config.model.relabel_lr_scale
+        return [{"params": rest}] + ([{"params": relabel, "weight_decay": 0.0, "lr_scale": scale}] if relabel else [])
 
     def _loss(self, model: nn.Module, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.config.optim.loss == "mettes":
