@@ -158,8 +158,10 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = 
         raise SpherecodeError(f"Argument 'path' must end in {' or '.join(FIGURE_SUFFIXES)}, not {p.name!r}.")
     if p.exists() and not overwrite:
         raise SpherecodeError(f"Argument 'path': '{p}' already exists; pass --force (overwrite=True) to replace it.")
-    fig.savefig(p, dpi=dpi)
-    plt.close(fig)
+    try:
+        atomic_save(p, lambda fh: fig.savefig(fh, dpi=dpi, format=p.suffix.lower()[1:]), overwrite=overwrite)
+    finally:
+        plt.close(fig)
     return p
 
 
