@@ -211,7 +211,7 @@ def test_crafted_cifar_pickle_does_not_run_code(tmp_path, which):
     folder.mkdir()
     (folder / "train").write_bytes(evil if which == "train" else cifar_split(4, 0)[0])
     (folder / "meta").write_bytes(evil if which == "meta" else cifar_meta())
-    with pytest.raises(SpherecodeError, match=rf"'{which}' is not an official CIFAR-100 pickle: it asks for (__builtin__|builtins).exec"):
+    with pytest.raises(SpherecodeError, match=rf"/{which}' is not an official CIFAR-100 pickle: it asks for (__builtin__|builtins).exec"):
         read_cifar100(folder, "train")
     assert not marker.exists()
 
