@@ -89,7 +89,8 @@ def certified_max(coefficients: np.ndarray, dim: int, lo: float, hi: float) -> f
 
 def default_degree(dim: int, s: float) -> int:
     """Levenshtein's degree at (d, s) plus 6, capped to [6, 40]: never weaker than Levenshtein's bound."""
-    return int(min(max(levenshtein_piece(dim, s) + 6, 6), 40))
+    piece = levenshtein_piece(dim, s)
+    return 40 if piece is None else int(min(max(piece + 6, 6), 40))
 
 
 @lru_cache(maxsize=1024)
