@@ -114,6 +114,7 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
     from scipy.optimize import linprog  # imported here: keeps `spherecode bounds` and `analyze` fast to start
     t = _grid(s, grid_points)
     fine = np.linspace(-1.0, s, 20 * grid_points)
+    previous = None
     for _ in range(CUTTING_ROUNDS):
         p = gegenbauer_all(degree, dim, t)[1:]  # (degree, grid)
         # minimise sum_k f_k  s.t.  sum_k f_k P_k(t) <= -1 on the grid, f_k >= 0
@@ -123,6 +124,9 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
         if res.status != 0:  # pragma: no cover
             raise RuntimeError(f"spherical LP failed at d={dim}, s={s}, degree={degree}: {res.message}")
         f = np.concatenate([[1.0], np.clip(res.x, 0.0, None)])
+        if previous is not None and abs(res.fun - previous) <= 1e-12 * abs(res.fun):
+            break  # the cuts no longer move the optimum: the certification below absorbs what is left
+        previous = res.fun
         # cutting planes: add the local maxima of f where it exceeds 0 and solve again
         v = f @ gegenbauer_all(degree, dim, fine)
         peak = np.flatnonzero((v > VIOLATION_TOL) & (v >= np.roll(v, 1)) & (v >= np.roll(v, -1)))
@@ -143,9 +147,10 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
     return SphericalLPResult(dim, s, degree, value, lp_value, tuple(f0 / f0[0]), excess)
 
 
-def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-6) -> float:
+def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-6) -> float | None:
     r"""The largest s (to ``tol``) at which the certified LP bound is below N: every N-point code in
-    :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value.
+    :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value. ``None`` (not available) where
+    Levenshtein's bound, its starting point, is not (N astronomically large for d).
 
     The search starts at Levenshtein's bound, which it can only improve on, brackets the crossing by
     doubling steps and closes the bracket by the Illinois method on :math:`\log(\text{bound}/N)`
@@ -161,6 +166,8 @@ def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: f
     if not 0 < tol < 1:
         raise SpherecodeError(f"Argument 'tol' must lie in (0, 1), not {tol}.")
     lo = levenshtein_lower_bound(n, dim)
+    if lo is None:  # Levenshtein's bound needs a degree above its cap: N is far too large for d
+        return None
     if lo <= -1.0:
         return -1.0
 
