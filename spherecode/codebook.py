@@ -195,8 +195,8 @@ class Codebook:
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
             raise CodebookFileError(f"Codebook file '{path}' is corrupt or not a numpy .npz/.npy file.") from None
         vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.number):
-            raise CodebookFileError(f"Codebook file '{path}': 'vectors' must be a numeric (N, d) matrix, not {vectors.dtype} {vectors.shape}.")
+        if vectors.ndim != 2 or not (np.issubdtype(vectors.dtype, np.floating) or np.issubdtype(vectors.dtype, np.integer)):
+            raise CodebookFileError(f"Codebook file '{path}': 'vectors' must be a real numeric (N, d) matrix, not {vectors.dtype} {vectors.shape}.")
         vectors = vectors.astype(np.float64)
         if not np.all(np.isfinite(vectors)):
             raise CodebookFileError(f"Codebook file '{path}': 'vectors' contains NaN or infinite entries.")

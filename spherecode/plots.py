@@ -27,6 +27,7 @@ from .analysis import SeparationCurves  # noqa: E402
 from .bounds import bound_interval  # noqa: E402
 from .codebook import Codebook  # noqa: E402
 from .errors import SpherecodeError  # noqa: E402
+from .files import atomic_save  # noqa: E402
 from .separation import pairwise_cosines  # noqa: E402
 
 #: File types :func:`save_figure` writes.

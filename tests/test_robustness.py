@@ -291,3 +291,21 @@ def test_output_piped_into_head_exits_quietly(tmp_path):
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, env=env, timeout=120)
     assert proc.stderr == ""
     assert proc.returncode in (0, 141)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pdf"])
+def test_figures_exports_and_checkpoints_are_written_atomically(tmp_path, cli, suffix):
+    """Every writer goes through files.atomic_write: complete files, no temporaries left."""
+    import torch
+
+    from spherecode.train.checkpoint import load_checkpoint, save_checkpoint
+
+    cb = Codebook(np.eye(4)).save(tmp_path / "cb.npz")
+    assert cli("plot", "gram", str(cb), "-o", str(tmp_path / f"g{suffix}"))[0] == 0
+    assert (tmp_path / f"g{suffix}").read_bytes()[:4] in (b"\x89PNG", b"%PDF")
+    for ext in ("npy", "csv", "pt"):
+        assert cli("export", str(cb), str(tmp_path / f"e.{ext}"))[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "e.npy"), np.eye(4))
+    save_checkpoint({"epoch": 3, "model": {"w": torch.ones(2)}}, tmp_path / "checkpoint.pt")
+    assert load_checkpoint(tmp_path)["epoch"] == 3
+    assert not [p.name for p in tmp_path.iterdir() if TEMP_MARKER in p.name]

@@ -33,6 +33,10 @@ from .rankin import rankin_simplex
 EXACT_MAX_LENGTH = 4096
 #: Beyond EXACT_MAX_LENGTH, a condition within this many bits of equality counts as failed (conservative).
 LOG_MARGIN = 1e-6
+#: :func:`log2_hamming_ball_volume` sums at most this many terms, then bounds the rest (a geometric series).
+MAX_TERMS = 16384
+#: Longest length the logarithmic computation accepts (float64 holds every integer up to it).
+MAX_LOG_LENGTH = 2**53
 #: :func:`gv_best_upper_bound` tries every length when d <= EXACT_MAX_LENGTH, else the last this many.
 LENGTH_WINDOW = 32
 
@@ -73,8 +77,11 @@ def log2_hamming_ball_volume(n: int, r: int) -> float:
     absolute about :math:`10^{-16}\, n \log n` bits).
 
     The largest term :math:`\binom{n}{r}` comes from ``lgamma``; the others follow by the ratios
-    :math:`\binom{n}{i-1}/\binom{n}{i} = i/(n-i+1)`, summed (vectorised) until they no longer count.
-    For :math:`r > n/2` the complement :math:`2^n - V(n, n-r-1)` is used.
+    :math:`\binom{n}{i-1}/\binom{n}{i} = i/(n-i+1)`, summed (vectorised) until they no longer count;
+    after :data:`MAX_TERMS` terms (only for lengths far beyond :math:`10^6`) the rest is bounded by a
+    geometric series, so the value can only be overstated (the Varshamov condition stays conservative).
+    For :math:`r > n/2` the complement :math:`2^n - V(n, n-r-1)` is used. Lengths up to
+    :data:`MAX_LOG_LENGTH` (integers exact in float64).
 
     Examples:
         >>> round(2 ** log2_hamming_ball_volume(23, 3))
@@ -82,7 +89,7 @@ def log2_hamming_ball_volume(n: int, r: int) -> float:
         >>> round(log2_hamming_ball_volume(10**6, 10**5), 3)   # a million-bit count, in milliseconds
         468986.209
     """
-    n = check_int("n", n, minimum=0)
+    n = check_int("n", n, minimum=0, maximum=MAX_LOG_LENGTH)
     r = check_int("r", r, minimum=0)
     if r >= n:
         return float(n)
@@ -91,6 +98,10 @@ def log2_hamming_ball_volume(n: int, r: int) -> float:
         return n + log1p(-(2.0 ** (rest - n))) / log(2)
     acc, carry, hi = 1.0, 0.0, r  # acc = sum of C(n, i) / C(n, r) over the i seen so far
     while hi > 0:
+        if r - hi >= MAX_TERMS:  # the rest: at most a geometric series of the current ratio (ratios shrink)
+            q = hi / (n - hi + 1)
+            acc += float(np.exp(carry)) * q / (1.0 - q)
+            break
         i = np.arange(hi, max(hi - 4096, 0), -1, dtype=np.float64)  # i = hi, hi - 1, ...: term C(n, i - 1)
         logs = carry + np.cumsum(np.log(i / (n - i + 1)))
         terms = np.exp(logs)
@@ -183,7 +194,8 @@ def _log_distance(n: int, k: int) -> int:
     """d_GV by bisection: the condition is monotone in delta (a longer sum is larger)."""
     if k == 1:  # sum_{i <= n-2} C(n-1, i) = 2^{n-1} - 1 < 2^{n-1}: every delta <= n holds (no logarithm needed)
         return n
-    lo, hi = 1, n
+    # k >= 2: a sum reaching past the middle, delta - 2 >= (n-1)/2, is at least 2^{n-2} >= 2^{n-k}: it fails
+    lo, hi = 1, min(n, (n + 2) // 2)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if log2_hamming_ball_volume(n - 1, mid - 2) < n - k - LOG_MARGIN:

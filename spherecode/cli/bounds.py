@@ -55,8 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(run=run_plot_codebook)
 
 
+#: `spherecode bounds` answers in well under a second up to this dimension (benchmark: bench_bounds.py).
+MAX_BOUNDS_DIM = 10**9
+
+
 def run_bounds(args: argparse.Namespace) -> int:
     n, dim = check_size(args.n, args.dim)
+    check_int("--dim", dim, maximum=MAX_BOUNDS_DIM)
     if args.lp_degree is not None:
         check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
     report = bounds_report(n, dim, lp=not args.no_lp, build=not args.no_build, lp_degree=args.lp_degree)
