@@ -141,7 +141,8 @@ def test_fuzz_relabel_and_plots(folder, data):
     argv = ["relabel", str(folder / "cb.npz"), "-o", data.draw(outputs(folder)), "--force",
             "-s", data.draw(st.sampled_from(["semantic", "assignment", "random", "identity", "x"])),
             "--similarity", str(sim)]
-    for flag, strategy in (("--seed", ints()), ("--restarts", ints(-2, 3)), ("--kicks", ints(-2, 3)),
+    # huge --restarts / --kicks are long searches the user asked for (bounded by --time-limit): kept small here
+    for flag, strategy in (("--seed", ints()), ("--restarts", ints(-2, 3, big=False)), ("--kicks", ints(-2, 3, big=False)),
                            ("--time-limit", floats_text())):
         if data.draw(st.booleans()):
             argv += [flag, data.draw(strategy)]
