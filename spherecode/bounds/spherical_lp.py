@@ -114,7 +114,6 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
     from scipy.optimize import linprog  # imported here: keeps `spherecode bounds` and `analyze` fast to start
     t = _grid(s, grid_points)
     fine = np.linspace(-1.0, s, 20 * grid_points)
-    previous = None
     for _ in range(CUTTING_ROUNDS):
         p = gegenbauer_all(degree, dim, t)[1:]  # (degree, grid)
         # minimise sum_k f_k  s.t.  sum_k f_k P_k(t) <= -1 on the grid, f_k >= 0
@@ -124,9 +123,6 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
         if res.status != 0:  # pragma: no cover
             raise RuntimeError(f"spherical LP failed at d={dim}, s={s}, degree={degree}: {res.message}")
         f = np.concatenate([[1.0], np.clip(res.x, 0.0, None)])
-        if previous is not None and abs(res.fun - previous) <= 1e-12 * abs(res.fun):
-            break  # the cuts no longer move the optimum: the certification below absorbs what is left
-        previous = res.fun
         # cutting planes: add the local maxima of f where it exceeds 0 and solve again
         v = f @ gegenbauer_all(degree, dim, fine)
         peak = np.flatnonzero((v > VIOLATION_TOL) & (v >= np.roll(v, 1)) & (v >= np.roll(v, -1)))
