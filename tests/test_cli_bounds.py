@@ -97,5 +97,5 @@ def test_python_api_returns_figures(tmp_path):
         assert (tmp_path / name).stat().st_size > 1000
     with pytest.raises(SpherecodeError, match="already exists"):
         save_figure(plot_gram(cb), tmp_path / "g.pdf")
-    with pytest.raises(SpherecodeError, match=".png, .pdf"):
+    with pytest.raises(SpherecodeError, match=".png or .pdf"):
         save_figure(plot_gram(cb), tmp_path / "g.svg")
