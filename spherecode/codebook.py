@@ -22,7 +22,8 @@ import numpy as np
 
 from . import separation
 from ._version import __version__
-from .errors import CodebookFileError, SpherecodeError
+from .errors import CodebookFileError, SpherecodeError, check_seed
+from .files import atomic_save
 
 #: Rows must have unit norm within this tolerance to load.
 UNIT_TOL = 1e-6
@@ -67,6 +68,8 @@ class Codebook:
         self.vectors.setflags(write=False)
         if self.permutation is not None:
             self.permutation = check_permutation(self.permutation, len(v))
+        if self.seed is not None:
+            self.seed = check_seed("seed", self.seed)
 
     # ----------------------------------------------------------------- shape
     @property
@@ -159,10 +162,7 @@ class Codebook:
         }
         if self.permutation is not None:
             arrays["permutation"] = self.permutation
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-        return path
+        return atomic_save(path, lambda fh: np.savez(fh, **arrays), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Codebook:
@@ -195,8 +195,8 @@ class Codebook:
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
             raise CodebookFileError(f"Codebook file '{path}' is corrupt or not a numpy .npz/.npy file.") from None
         vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.number):
-            raise CodebookFileError(f"Codebook file '{path}': 'vectors' must be a numeric (N, d) matrix, not {vectors.dtype} {vectors.shape}.")
+        if vectors.ndim != 2 or not (np.issubdtype(vectors.dtype, np.floating) or np.issubdtype(vectors.dtype, np.integer)):
+            raise CodebookFileError(f"Codebook file '{path}': 'vectors' must be a real numeric (N, d) matrix, not {vectors.dtype} {vectors.shape}.")
         vectors = vectors.astype(np.float64)
         if not np.all(np.isfinite(vectors)):
             raise CodebookFileError(f"Codebook file '{path}': 'vectors' contains NaN or infinite entries.")
@@ -208,13 +208,14 @@ class Codebook:
             )
         if not isinstance(meta, dict):
             raise CodebookFileError(f"Codebook file '{path}': 'metadata' is not a JSON object.")
+        _check_metadata(meta, path)
         try:
             return cls(
                 vectors,
-                method=str(meta.get("method", "imported")),
+                method=meta.get("method", "imported"),
                 params=dict(meta.get("params") or {}),
                 seed=meta.get("seed"),
-                version=str(meta.get("version", __version__)),
+                version=meta.get("version", __version__),
                 permutation=perm,
             )
         except SpherecodeError as exc:
@@ -235,19 +236,19 @@ class Codebook:
         _check_writable(path, overwrite)
         protos = np.ascontiguousarray(self.prototypes)
         if path.suffix == ".npy":
-            np.save(path, protos)
-        elif path.suffix == ".csv":
-            np.savetxt(path, protos, delimiter=",", fmt="%.17g")
-        else:
-            import torch
+            return atomic_save(path, lambda fh: np.save(fh, protos, allow_pickle=False), overwrite=overwrite)
+        if path.suffix == ".csv":
+            return atomic_save(path, lambda fh: np.savetxt(fh, protos, delimiter=",", fmt="%.17g"), overwrite=overwrite)
+        import torch
 
-            torch.save(torch.from_numpy(protos.copy()), path)
-        return path
+        return atomic_save(path, lambda fh: torch.save(torch.from_numpy(protos.copy()), fh), overwrite=overwrite)
 
 
 def check_permutation(permutation: np.ndarray, n: int, name: str = "permutation") -> np.ndarray:
     """Return ``permutation`` as an int64 array if it is a permutation of ``range(n)``."""
     p = np.asarray(permutation)
+    if not (np.issubdtype(p.dtype, np.integer) or np.issubdtype(p.dtype, np.floating)):
+        raise SpherecodeError(f"Argument '{name}' must hold integers, not {p.dtype} values.")
     if p.shape != (n,):
         raise SpherecodeError(f"Argument '{name}' must have length {n} (one entry per class), not shape {p.shape}.")
     if not np.issubdtype(p.dtype, np.integer):
@@ -257,6 +258,24 @@ def check_permutation(permutation: np.ndarray, n: int, name: str = "permutation"
     if not np.array_equal(np.sort(p), np.arange(n)):
         raise SpherecodeError(f"Argument '{name}' must be a permutation of 0..{n - 1} (each row used exactly once).")
     return p
+
+
+#: The metadata fields :meth:`Codebook.load` reads, with the JSON types each may hold (None: absent).
+_METADATA_TYPES: dict[str, tuple[type, ...]] = {
+    "method": (str,), "params": (dict,), "seed": (int,), "version": (str,), "format": (str,),
+    "n": (int,), "dim": (int,),
+}
+
+
+def _check_metadata(meta: dict[str, Any], path: Path) -> None:
+    """Each known metadata field has its JSON type (booleans are not integers)."""
+    for key, types in _METADATA_TYPES.items():
+        value = meta.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            kind = {"dict": "a JSON object", "int": "an integer", "str": "a string"}[types[0].__name__]
+            raise CodebookFileError(f"Codebook file '{path}': metadata '{key}' must be {kind}, not {value!r}.")
 
 
 def _check_writable(path: Path, overwrite: bool) -> None:

@@ -51,3 +51,16 @@ def _is_integral(value: object) -> bool:
         return isinstance(value, np.integer)
     except ImportError:  # pragma: no cover
         return False
+
+
+#: Seeds are 0 <= seed <= MAX_SEED: every generator used (numpy, torch, Python) accepts them.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(name: str, value: object) -> int:
+    """Return ``value`` as a seed (an integer in [0, 2^63 - 1]), or raise naming the argument.
+
+    >>> check_seed("seed", 7)
+    7
+    """
+    return check_int(name, value, minimum=0, maximum=MAX_SEED)

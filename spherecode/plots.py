@@ -27,6 +27,7 @@ from .analysis import SeparationCurves  # noqa: E402
 from .bounds import bound_interval  # noqa: E402
 from .codebook import Codebook  # noqa: E402
 from .errors import SpherecodeError  # noqa: E402
+from .files import atomic_save  # noqa: E402
 from .separation import pairwise_cosines  # noqa: E402
 
 #: File types :func:`save_figure` writes.
@@ -202,8 +203,10 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = 
         raise SpherecodeError(f"Argument 'path' must end in {' or '.join(FIGURE_SUFFIXES)}, not {p.name!r}.")
     if p.exists() and not overwrite:
         raise SpherecodeError(f"Argument 'path': '{p}' already exists; pass --force (overwrite=True) to replace it.")
-    fig.savefig(p, dpi=dpi)
-    plt.close(fig)
+    try:
+        atomic_save(p, lambda fh: fig.savefig(fh, dpi=dpi, format=p.suffix.lower()[1:]), overwrite=overwrite)
+    finally:
+        plt.close(fig)
     return p
 
 

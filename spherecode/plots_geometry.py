@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+#: File types :func:`plot_pair_cosines` writes (matplotlib's vector and raster formats used here).
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
 
 def plot_pair_cosines(histogram: dict[str, np.ndarray], path: str | Path | None = None, title: str = "") -> Any:
     """Histogram of positive (same class) and negative pair cosines, each normalised to a density.
@@ -39,6 +42,11 @@ def plot_pair_cosines(histogram: dict[str, np.ndarray], path: str | Path | None 
         ax.set_title(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        from .files import atomic_save
+
+        fmt = Path(path).suffix.lower()[1:]
+        try:
+            atomic_save(path, lambda fh: fig.savefig(fh, dpi=120, format=fmt), option="--plot")
+        finally:
+            plt.close(fig)
     return fig

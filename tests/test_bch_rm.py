@@ -233,3 +233,36 @@ def test_cli_methods_lists_binary_codes(cli):
     assert code == 0
     assert any(line.startswith("rm") and "[optimal]" in line for line in out.splitlines())
     assert any(line.startswith("bch") and "[optimal]" in line for line in out.splitlines())
+
+
+def _poison_bch(n: int, delta: int, g: np.ndarray) -> None:
+    """Write a wrong generator into the disk cache with a *valid* checksum (as an attacker would)."""
+    key = f"bch-n{n}-d{delta}"
+    np.savez(code_cache.cache_path(key), generator=g, sha256=np.array(code_cache.checksum(key, g)))
+    code_cache.clear_memory()
+
+
+def test_poisoned_bch_cache_is_rebuilt_not_trusted():
+    """Issue 13.4: a well-formed wrong matrix (full rank, distance 1) in the cache is detected by the
+    Bose-distance check and rebuilt: the codebook equals the clean one."""
+    clean = generate(5, 15, "bch")  # BCH(15, 5, 7)
+    wrong = np.hstack([np.eye(5, dtype=np.uint8), np.zeros((5, 10), dtype=np.uint8)])
+    _poison_bch(15, 7, wrong)
+    with pytest.warns(UserWarning, match="below the Bose distance 7"):
+        again = generate(5, 15, "bch")
+    np.testing.assert_array_equal(again.vectors, clean.vectors)
+    assert again.params == clean.params
+
+
+def test_poisoned_bch_cache_too_large_to_enumerate_fails_on_the_result(monkeypatch):
+    """When the code is too large for the Bose check (enumeration off here), the exact minimum distance
+    of the chosen codewords is checked against the BCH bound: one clear error, and the cache is cleared."""
+    clean = generate(5, 15, "bch")
+    wrong = np.hstack([np.eye(5, dtype=np.uint8), np.zeros((5, 10), dtype=np.uint8)])
+    _poison_bch(15, 7, wrong)
+    monkeypatch.setattr("spherecode.constructions.bch.linear_code_distance", lambda g, max_k=0: None)
+    with pytest.raises(SpherecodeError, match="below the BCH bound"):
+        generate(5, 15, "bch")
+    assert not code_cache.cache_path("bch-n15-d7").exists()
+    monkeypatch.undo()
+    np.testing.assert_array_equal(generate(5, 15, "bch").vectors, clean.vectors)  # rebuilt

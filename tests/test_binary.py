@@ -147,22 +147,59 @@ def test_cache_round_trip(private_cache):
     assert len(calls) == 1
     path = code_cache.cache_path("t")
     assert path.parent == private_cache and path.exists()
-    assert not list(private_cache.glob("*.tmp"))
+    assert [p.name for p in private_cache.iterdir()] == [path.name]  # no temporary file left
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage, not numpy", "wrong shape"])
+def _poison(path, g, key, *, fix_checksum):
+    """Store ``g`` under ``key``'s cache file, with a matching checksum or a stale one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = code_cache.checksum(key, g) if fix_checksum else "0" * 64
+    np.savez(path, generator=g, sha256=np.array(digest))
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage, not numpy", "wrong shape", "old .npy", "bit flipped",
+                                     "zeros, checksum fixed", "dependent rows, checksum fixed"])
 def test_corrupt_cache_file_is_rebuilt(private_cache, content):
-    g = np.array([[1, 1, 0, 0]], dtype=np.uint8)
+    g = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=np.uint8)
     path = code_cache.cache_path("c")
     path.parent.mkdir(parents=True)
     if content == "wrong shape":
-        np.save(path, np.ones((3, 3), dtype=np.uint8))
+        _poison(path, np.ones((3, 3), dtype=np.uint8), "c", fix_checksum=True)
+    elif content == "old .npy":
+        np.save(path.with_suffix(".npy"), g)
+        path.with_suffix(".npy").rename(path)
+    elif content == "bit flipped":  # written with its checksum, then one bit changed on disk
+        _poison(path, g, "c", fix_checksum=True)
+        with np.load(path) as data:
+            stored = str(data["sha256"])
+        flipped = g.copy()
+        flipped[0, 2] ^= 1
+        np.savez(path, generator=flipped, sha256=np.array(stored))
+    elif content == "zeros, checksum fixed":
+        _poison(path, np.zeros_like(g), "c", fix_checksum=True)
+    elif content == "dependent rows, checksum fixed":
+        _poison(path, np.array([[1, 1, 0, 0], [1, 1, 0, 0]], dtype=np.uint8), "c", fix_checksum=True)
     else:
         path.write_bytes(content)
     build, calls = _counting_build(g)
-    np.testing.assert_array_equal(code_cache.cached_generator("c", build, (1, 4)), g)
+    with pytest.warns(UserWarning, match="ignoring the code cache file"):
+        np.testing.assert_array_equal(code_cache.cached_generator("c", build, (2, 4)), g)
     assert len(calls) == 1
-    np.testing.assert_array_equal(np.load(path), g)  # rewritten
+    with np.load(path) as data:  # rewritten, with the right checksum
+        np.testing.assert_array_equal(data["generator"], g)
+        assert str(data["sha256"]) == code_cache.checksum("c", g)
+
+
+def test_cache_check_rejects_a_valid_looking_wrong_code(private_cache):
+    """A full-rank matrix with the right checksum but too small a distance fails the caller's check."""
+    good = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], dtype=np.uint8)  # distance 3
+    bad = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1]], dtype=np.uint8)  # distance 2
+    _poison(code_cache.cache_path("w"), bad, "w", fix_checksum=True)
+    check = lambda m: None if linear_code_distance(m) >= 3 else "distance below 3"  # noqa: E731
+    build, calls = _counting_build(good)
+    with pytest.warns(UserWarning, match="distance below 3"):
+        np.testing.assert_array_equal(code_cache.cached_generator("w", build, (2, 6), check=check), good)
+    assert len(calls) == 1
 
 
 def test_unwritable_cache_only_warns(tmp_path, monkeypatch):

@@ -111,3 +111,45 @@ def test_shorter_lengths_can_only_help():
             assert prev is None or value <= prev  # monotone in d
             prev = value
     assert gv_best_upper_bound(100, 6) is None
+
+
+# ------------------------------------------------------------------ issue 13.3: any size, milliseconds
+from spherecode.bounds.gilbert_varshamov import (  # noqa: E402
+    EXACT_MAX_LENGTH,
+    _exact_distance,
+    _exact_distances,
+    _log_distance,
+    gv_best_upper_bound,
+    log2_hamming_ball_volume,
+)
+
+
+@pytest.mark.parametrize("n, r", [(1, 0), (23, 3), (100, 30), (100, 50), (100, 70), (1000, 499), (1000, 501), (5000, 2400), (5000, 4999)])
+def test_log2_ball_volume_matches_exact_sum(n, r):
+    exact = sum(comb(n, i) for i in range(r + 1))
+    assert log2_hamming_ball_volume(n, r) == pytest.approx(np.log2(float(exact)) if exact < 2**1000 else
+                                                           exact.bit_length() - 1 + np.log2(exact / 2 ** (exact.bit_length() - 1)),
+                                                           rel=1e-13, abs=1e-9)
+
+
+@pytest.mark.parametrize("n, k", [(4100, 1), (4500, 7), (5000, 20), (6000, 100), (4097, 4097)])
+def test_log_distance_never_exceeds_the_exact_one(n, k):
+    """Above EXACT_MAX_LENGTH the logarithmic bisection agrees with the exact integer walk, or is one
+    smaller at a near tie (conservative): the guarantee stays valid."""
+    exact = _exact_distance(n, k)
+    assert exact - 1 <= _log_distance(n, k) <= exact
+
+
+@pytest.mark.parametrize("dim, k", [(15, 7), (100, 7), (300, 10), (64, 1), (50, 2), (200, 200)])
+def test_exact_walk_matches_each_length(dim, k):
+    assert _exact_distances(dim, k) == [_exact_distance(n, k) for n in range(k, dim + 1)]
+
+
+def test_every_size_answers(monkeypatch):
+    """Lengths up to 10^6 and N up to 10^29 answer (these took minutes or never returned before)."""
+    assert varshamov_distance(20000, 10) == _exact_distance(20000, 4)
+    assert 0 < gv_best_upper_bound(10**12, 10**6)[0] < gv_upper_bound(10**12, 1000)
+    assert varshamov_distance(10**6, 10**29) > 0 and varshamov_distance(50, 10**29) is None
+    assert varshamov_condition(10**6, 40, varshamov_distance(10**6, 10**12))
+    with pytest.raises(SpherecodeError, match="use log2_hamming_ball_volume"):
+        hamming_ball_volume(EXACT_MAX_LENGTH + 1, 3)

@@ -133,3 +133,42 @@ def test_bounds_command_path_does_not_import_scipy_optimize():
     code = "import sys, spherecode.bounds as b; b.bounds_report(1000, 512); print('scipy.optimize' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------ issue 13.3: any size, no hang
+def _slow_lower_bound(n: int, dim: int) -> float:
+    """The obvious walk over the breakpoints k = 1, 2, ... and bisection (the previous implementation)."""
+    from spherecode.bounds.levenshtein import _piece_value
+
+    lo, k = -1.0, 1
+    while True:
+        for m, hi in ((2 * k - 1, t10(k, dim)), (2 * k, t11(k, dim))):
+            if _piece_value(m, dim, hi) >= n:
+                f = lambda s, m=m: _piece_value(m, dim, s) - n  # noqa: E731
+                if f(lo) >= 0:
+                    return lo
+                for _ in range(200):
+                    mid = 0.5 * (lo + hi)
+                    if mid <= lo or mid >= hi:
+                        break
+                    lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+                return hi
+            lo = hi
+        k += 1
+
+
+@pytest.mark.parametrize("n, dim", [(5, 3), (13, 3), (120, 4), (500, 3), (1000, 16), (2000, 5), (10**6, 8), (10**5, 40)])
+def test_search_matches_the_linear_walk(n, dim):
+    assert levenshtein_lower_bound(n, dim) == pytest.approx(_slow_lower_bound(n, dim), abs=1e-13)
+
+
+def test_huge_sizes_answer_or_say_not_available():
+    from spherecode.bounds.levenshtein import MAX_DEGREE
+
+    assert levenshtein_lower_bound(10**12, 3) is None  # degree ~ 10^6 needed: not available
+    assert levenshtein_lower_bound(10**29, 3) is None
+    assert levenshtein_bound(3, 1 - 1e-12) == float("inf") and levenshtein_piece(3, 1 - 1e-12) is None
+    big = levenshtein_lower_bound(10**12, 10**6)  # d = 10^6: a low degree suffices
+    assert 0 < big < 0.01
+    # the largest degree still available gives a finite value in d = 3
+    assert levenshtein_lower_bound(int(levenshtein_bound(3, t11(MAX_DEGREE, 3))) - 1, 3) is not None

@@ -69,7 +69,7 @@ def test_plot_histogram_and_gram(cli, tmp_path):
         (["bounds", "-n", "2.5", "-d", "3"], "invalid int value"),
         (["plot", "separation", "-n", "10", "--dims", "3:x", "-o", "{tmp}/a.png"], "'--dims'"),
         (["plot", "separation", "-n", "10", "--methods", "bogus", "--dims", "3", "-o", "{tmp}/a.png"], "must be one of"),
-        (["plot", "separation", "-n", "10", "--dims", "3", "-o", "{tmp}/a.jpg"], ".png or .pdf"),
+        (["plot", "separation", "-n", "10", "--dims", "3", "-o", "{tmp}/a.jpg"], ".png, .pdf"),
         (["plot", "separation", "-n", "10", "--dims", "3", "-o", "{tmp}/missing/a.png"], "does not exist"),
         (["plot", "separation", "-n", "1", "--dims", "3", "-o", "{tmp}/a.png"], "'n' must be at least 2"),
         (["plot", "histogram", "{tmp}/nothing.npz", "-o", "{tmp}/h.png"], "does not exist"),

@@ -185,7 +185,8 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
     lp_value = None
     if lp and dim >= 2 and dim <= LP_MAX_DIM and (upper_now is None or upper_now - lower_now > TIGHT):
         lp_value = timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
-        lowers["spherical LP"] = lp_value
+        if lp_value is not None:  # None: not available (N astronomically large for d)
+            lowers["spherical LP"] = lp_value
     binary = None
     if lp and dim <= BINARY_MAX_DIM:
         dist = timed("delsarte", binary_distance_limit, dim, n)

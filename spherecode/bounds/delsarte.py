@@ -23,8 +23,13 @@ from fractions import Fraction
 from functools import lru_cache
 from math import comb, floor
 
+from ..errors import SpherecodeError
 from .gilbert_varshamov import check_length_distance
 from .rational_simplex import maximize
+
+#: The exact rational LP costs about 0.4 s at n = 32, 10 s at n = 63 and grows fast: longer lengths
+#: are refused with a message rather than left running.
+MAX_LENGTH = 64
 
 
 def krawtchouk(n: int, k: int, i: int) -> int:
@@ -79,6 +84,9 @@ def delsarte_lp(n: int, d: int, even: bool = False) -> DelsarteResult:
         (4096, 4096)
     """
     n, d = check_length_distance(n, d)
+    if n > MAX_LENGTH:
+        raise SpherecodeError(f"Argument 'n' = {n}: Delsarte's exact LP is computed for lengths up to {MAX_LENGTH} "
+                              "(its cost grows steeply: 10 s at n = 63).")
     k_mat = krawtchouk_matrix(n)
     support = [i for i in range(d, n + 1) if not (even and i % 2)]
     # sum_i A_i K_k(i) >= -K_k(0)  <=>  sum_i (-K_k(i)) A_i <= C(n, k), for k = 1..n.

@@ -12,21 +12,40 @@ r"""Gilbert-Varshamov: binary codes that are guaranteed to exist, and what they 
 
   .. math:: -\frac{1}{N-1} \;\le\; s^*_{\max}(N, n) \;\le\; 1 - \frac{2\, d_{GV}(n, N)}{n}.
 
-All counts are exact Python integers.
+Every function answers in milliseconds at any size. Lengths up to :data:`EXACT_MAX_LENGTH` use
+exact integers; longer ones use logarithms of binomials (:func:`log2_hamming_ball_volume`, by
+``lgamma``) and treat a Varshamov condition that holds within :data:`LOG_MARGIN` of equality as
+failed, so the distance returned is never larger than the exact one: the guarantee stays valid.
+Exact counts with more than :data:`EXACT_MAX_LENGTH` bits are refused with a message (use the
+logarithm).
 """
 
 from __future__ import annotations
 
-from math import comb
+from math import comb, lgamma, log, log1p
 
 import numpy as np
 
 from ..errors import SpherecodeError, check_int
 from .rankin import rankin_simplex
 
+#: Lengths up to this are computed with exact integers (milliseconds); longer ones with logarithms.
+EXACT_MAX_LENGTH = 4096
+#: Beyond EXACT_MAX_LENGTH, a condition within this many bits of equality counts as failed (conservative).
+LOG_MARGIN = 1e-6
+#: :func:`log2_hamming_ball_volume` sums at most this many terms, then bounds the rest (a geometric series).
+MAX_TERMS = 16384
+#: Longest length the logarithmic computation accepts (float64 holds every integer up to it).
+MAX_LOG_LENGTH = 2**53
+#: :func:`gv_best_upper_bound` tries every length when d <= EXACT_MAX_LENGTH, else the last this many.
+LENGTH_WINDOW = 32
+
 
 def hamming_ball_volume(n: int, r: int) -> int:
     r"""The number of binary words within Hamming distance r of a word: :math:`\sum_{i \le r}\binom{n}{i}`.
+
+    Exact, for :math:`n \le` :data:`EXACT_MAX_LENGTH` (the count has up to n bits); for longer words
+    use :func:`log2_hamming_ball_volume`.
 
     Examples:
         >>> hamming_ball_volume(7, 1)
@@ -38,7 +57,59 @@ def hamming_ball_volume(n: int, r: int) -> int:
     r = check_int("r", r, minimum=0)
     if r > n:
         raise SpherecodeError(f"Argument 'r' must be at most n = {n}, not {r}.")
-    return sum(comb(n, i) for i in range(r + 1))
+    if n > EXACT_MAX_LENGTH:
+        raise SpherecodeError(f"Argument 'n' = {n} is above {EXACT_MAX_LENGTH}: the exact count has up to {n} bits; "
+                              "use log2_hamming_ball_volume(n, r).")
+    total, binom = 1, 1
+    for i in range(1, r + 1):
+        binom = binom * (n - i + 1) // i
+        total += binom
+    return total
+
+
+def _log_binom(n: int, i: int) -> float:
+    """The natural logarithm of :math:`\binom{n}{i}` by ``lgamma``."""
+    return lgamma(n + 1) - lgamma(i + 1) - lgamma(n - i + 1)
+
+
+def log2_hamming_ball_volume(n: int, r: int) -> float:
+    r""":math:`\log_2 \sum_{i \le r}\binom{n}{i}` in milliseconds for any n (relative error about 1e-15,
+    absolute about :math:`10^{-16}\, n \log n` bits).
+
+    The largest term :math:`\binom{n}{r}` comes from ``lgamma``; the others follow by the ratios
+    :math:`\binom{n}{i-1}/\binom{n}{i} = i/(n-i+1)`, summed (vectorised) until they no longer count;
+    after :data:`MAX_TERMS` terms (only for lengths far beyond :math:`10^6`) the rest is bounded by a
+    geometric series, so the value can only be overstated (the Varshamov condition stays conservative).
+    For :math:`r > n/2` the complement :math:`2^n - V(n, n-r-1)` is used. Lengths up to
+    :data:`MAX_LOG_LENGTH` (integers exact in float64).
+
+    Examples:
+        >>> round(2 ** log2_hamming_ball_volume(23, 3))
+        2048
+        >>> round(log2_hamming_ball_volume(10**6, 10**5), 3)   # a million-bit count, in milliseconds
+        468986.209
+    """
+    n = check_int("n", n, minimum=0, maximum=MAX_LOG_LENGTH)
+    r = check_int("r", r, minimum=0)
+    if r >= n:
+        return float(n)
+    if 2 * r > n:
+        rest = log2_hamming_ball_volume(n, n - r - 1)  # n - r - 1 < n / 2: rest < n
+        return n + log1p(-(2.0 ** (rest - n))) / log(2)
+    acc, carry, hi = 1.0, 0.0, r  # acc = sum of C(n, i) / C(n, r) over the i seen so far
+    while hi > 0:
+        if r - hi >= MAX_TERMS:  # the rest: at most a geometric series of the current ratio (ratios shrink)
+            q = hi / (n - hi + 1)
+            acc += float(np.exp(carry)) * q / (1.0 - q)
+            break
+        i = np.arange(hi, max(hi - 4096, 0), -1, dtype=np.float64)  # i = hi, hi - 1, ...: term C(n, i - 1)
+        logs = carry + np.cumsum(np.log(i / (n - i + 1)))
+        terms = np.exp(logs)
+        acc += float(terms.sum())
+        carry, hi = float(logs[-1]), hi - len(i)
+        if terms[-1] < 1e-18 * acc:
+            break
+    return (_log_binom(n, r) + log(acc)) / log(2)
 
 
 def check_length_distance(n: object, d: object, name: str = "d") -> tuple[int, int]:
@@ -73,8 +144,16 @@ def code_dimension(n_words: int) -> int:
 
 
 def varshamov_condition(n: int, k: int, d: int) -> bool:
-    r"""Whether :math:`\sum_{i=0}^{d-2}\binom{n-1}{i} < 2^{n-k}`, so that an :math:`[n, k, \ge d]` code exists."""
-    return sum(comb(n - 1, i) for i in range(d - 1)) < 2 ** (n - k)
+    r"""Whether :math:`\sum_{i=0}^{d-2}\binom{n-1}{i} < 2^{n-k}`, so that an :math:`[n, k, \ge d]` code exists.
+
+    Exact for :math:`n \le` :data:`EXACT_MAX_LENGTH`; above, by logarithms, true only when it holds by
+    more than :data:`LOG_MARGIN` bits (never true when false).
+    """
+    if d <= 1:
+        return True
+    if n <= EXACT_MAX_LENGTH:
+        return hamming_ball_volume(n - 1, d - 2) < 2 ** (n - k) if n > 1 else 1 < 2 ** (n - k)
+    return log2_hamming_ball_volume(n - 1, d - 2) < n - k - LOG_MARGIN
 
 
 def varshamov_distance(n: int, n_words: int) -> int | None:
@@ -82,25 +161,73 @@ def varshamov_distance(n: int, n_words: int) -> int | None:
     :math:`\sum_{i=0}^{\delta-2}\binom{n-1}{i} < 2^{n-k}`, :math:`k = \lceil\log_2 N\rceil`.
 
     Returns ``None`` when no binary code of length n has N words (k > n). When k = n the whole space
-    :math:`\{0,1\}^n` is the code and the distance is 1.
+    :math:`\{0,1\}^n` is the code and the distance is 1. Exact up to length :data:`EXACT_MAX_LENGTH`;
+    above it, a bisection over :math:`\delta` on :func:`log2_hamming_ball_volume` (conservative at ties).
 
     Examples:
         >>> [varshamov_distance(n, 100) for n in (10, 25, 64)]
         [2, 8, 24]
+        >>> varshamov_distance(10**6, 10**12)
+        496525
     """
     n = check_int("n", n, minimum=1)
     k = code_dimension(n_words)
     if k > n:
         return None
-    delta = 1  # the empty sum is 0 < 2^{n-k}: distance 1 always holds
+    return _exact_distance(n, k) if n <= EXACT_MAX_LENGTH else _log_distance(n, k)
+
+
+def _exact_distance(n: int, k: int) -> int:
+    """d_GV for a length n and dimension k <= n, with binomials updated incrementally (exact)."""
     budget = 2 ** (n - k)
-    total = 0
+    delta, total, binom = 1, 0, 1  # binom = C(n - 1, delta - 1)
     while delta < n:
-        total += comb(n - 1, delta - 1)  # the sum now runs to (delta + 1) - 2
+        total += binom
         if total >= budget:
             break
+        binom = binom * (n - delta) // delta
         delta += 1
     return delta
+
+
+def _log_distance(n: int, k: int) -> int:
+    """d_GV by bisection: the condition is monotone in delta (a longer sum is larger)."""
+    if k == 1:  # sum_{i <= n-2} C(n-1, i) = 2^{n-1} - 1 < 2^{n-1}: every delta <= n holds (no logarithm needed)
+        return n
+    # k >= 2: a sum reaching past the middle, delta - 2 >= (n-1)/2, is at least 2^{n-2} >= 2^{n-k}: it fails
+    lo, hi = 1, min(n, (n + 2) // 2)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if log2_hamming_ball_volume(n - 1, mid - 2) < n - k - LOG_MARGIN:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _exact_distances(dim: int, k: int) -> list[int]:
+    r""":math:`d_{GV}(L)` for every length :math:`L = k, \dots, d` (exact) in one walk.
+
+    With :math:`j = d_{GV}(L) - 2`, keeps :math:`S = \sum_{i \le j}\binom{L-1}{i}` and
+    :math:`C = \binom{L-1}{j}`; one step in L uses :math:`\sum_{i\le j}\binom{L}{i} = 2S - C` and
+    :math:`\binom{L}{j} = C\,L/(L-j)`. The distance never decreases with L (the sum at most doubles
+    while the budget :math:`2^{L-k}` doubles), so the walk costs O(d) integer steps.
+    """
+    length, j, total, binom = k, -1, 0, 0
+    out: list[int] = []
+    while True:
+        budget = 1 << (length - k)
+        while j + 1 <= length - 2:
+            nxt = 1 if j < 0 else binom * (length - 1 - j) // (j + 1)  # C(L - 1, j + 1)
+            if total + nxt >= budget:
+                break
+            j, binom, total = j + 1, nxt, total + nxt
+        out.append(j + 2)
+        if length == dim:
+            return out
+        total = 2 * total - binom
+        binom = binom * length // (length - j) if j >= 0 else 0
+        length += 1
 
 
 def gv_upper_bound(n_words: int, dim: int) -> float | None:
@@ -167,23 +294,14 @@ def varshamov_parity_check(n: int, k: int, d: int) -> np.ndarray:
     return h
 
 
-def _varshamov_distance_fast(n: int, k: int) -> int:
-    """d_GV for a length n and dimension k <= n, with binomials updated incrementally."""
-    budget = 2 ** (n - k)
-    delta, total, binom = 1, 0, 1  # binom = C(n - 1, delta - 1)
-    while delta < n:
-        total += binom
-        if total >= budget:
-            break
-        binom = binom * (n - delta) // delta
-        delta += 1
-    return delta
-
-
 def gv_best_upper_bound(n_words: int, dim: int) -> tuple[float, int] | None:
-    r"""The best Gilbert-Varshamov guarantee in dimension d using any length :math:`n \le d`
+    r"""The best Gilbert-Varshamov guarantee in dimension d using a length :math:`n \le d`
     (a codebook in :math:`\mathbb{R}^n` embeds in :math:`\mathbb{R}^d` by zero padding):
-    :math:`\min_{k \le n \le d} 1 - 2\, d_{GV}(n, N)/n`, with the length that attains it.
+    :math:`\min_{n} 1 - 2\, d_{GV}(n, N)/n`, with the length that attains it.
+
+    Every length :math:`k \le n \le d` is tried when :math:`d \le` :data:`EXACT_MAX_LENGTH` (one exact
+    walk, :func:`_exact_distances`); above, the last :data:`LENGTH_WINDOW` lengths (a shorter length
+    can gain only :math:`O(1/d)` there). Either way the value is a valid guarantee.
 
     Examples:
         >>> gv_best_upper_bound(100, 15)   # length 14 beats length 15
@@ -194,4 +312,8 @@ def gv_best_upper_bound(n_words: int, dim: int) -> tuple[float, int] | None:
     k = code_dimension(n_words)
     if k > dim:
         return None
-    return min(((1.0 - 2.0 * _varshamov_distance_fast(n, k) / n, n) for n in range(k, dim + 1)), key=lambda t: (t[0], t[1]))
+    if dim <= EXACT_MAX_LENGTH:
+        pairs = zip(range(k, dim + 1), _exact_distances(dim, k))
+    else:
+        pairs = ((n, _log_distance(n, k)) for n in range(max(k, dim - LENGTH_WINDOW + 1), dim + 1))
+    return min(((1.0 - 2.0 * delta / n, n) for n, delta in pairs), key=lambda t: (t[0], t[1]))

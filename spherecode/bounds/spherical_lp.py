@@ -89,7 +89,8 @@ def certified_max(coefficients: np.ndarray, dim: int, lo: float, hi: float) -> f
 
 def default_degree(dim: int, s: float) -> int:
     """Levenshtein's degree at (d, s) plus 6, capped to [6, 40]: never weaker than Levenshtein's bound."""
-    return int(min(max(levenshtein_piece(dim, s) + 6, 6), 40))
+    piece = levenshtein_piece(dim, s)
+    return 40 if piece is None else int(min(max(piece + 6, 6), 40))
 
 
 @lru_cache(maxsize=1024)
@@ -142,9 +143,10 @@ def spherical_lp_bound(dim: int, s: float, degree: int | None = None, grid_point
     return SphericalLPResult(dim, s, degree, value, lp_value, tuple(f0 / f0[0]), excess)
 
 
-def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-6) -> float:
+def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-6) -> float | None:
     r"""The largest s (to ``tol``) at which the certified LP bound is below N: every N-point code in
-    :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value.
+    :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value. ``None`` (not available) where
+    Levenshtein's bound, its starting point, is not (N astronomically large for d).
 
     The search starts at Levenshtein's bound, which it can only improve on, brackets the crossing by
     doubling steps and closes the bracket by the Illinois method on :math:`\log(\text{bound}/N)`
@@ -160,6 +162,8 @@ def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: f
     if not 0 < tol < 1:
         raise SpherecodeError(f"Argument 'tol' must lie in (0, 1), not {tol}.")
     lo = levenshtein_lower_bound(n, dim)
+    if lo is None:  # Levenshtein's bound needs a degree above its cap: N is far too large for d
+        return None
     if lo <= -1.0:
         return -1.0
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..bounds import bounds_report
 from ..constructions import check_size, construction_table
 from ..errors import SpherecodeError, check_int
+from ..files import atomic_write
 from .common import output_path, parse_param, print_json, wants_progress
 
 
@@ -61,8 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_plot_study)
 
 
+#: `spherecode bounds` answers in well under a second up to this dimension (benchmark: bench_bounds.py).
+MAX_BOUNDS_DIM = 10**9
+
+
 def run_bounds(args: argparse.Namespace) -> int:
     n, dim = check_size(args.n, args.dim)
+    check_int("--dim", dim, maximum=MAX_BOUNDS_DIM)
     if args.lp_degree is not None:
         check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
     table = construction_table(n, dim, build=not args.no_build)
@@ -79,10 +85,7 @@ def run_bounds(args: argparse.Namespace) -> int:
 def _figure_path(path: str, force: bool) -> Path:
     from ..plots import FIGURE_SUFFIXES
 
-    out = output_path(path, force)
-    if out.suffix.lower() not in FIGURE_SUFFIXES:
-        raise SpherecodeError(f"Argument '--output' must end in {' or '.join(FIGURE_SUFFIXES)}, not {out.name!r}.")
-    return out
+    return output_path(path, force, suffixes=FIGURE_SUFFIXES)
 
 
 def run_plot_separation(args: argparse.Namespace) -> int:
@@ -134,7 +137,7 @@ def run_plot_study(args: argparse.Namespace) -> int:
 
 def write_csv(rows: list[dict], path: Path) -> None:
     """Write records with a header (empty cells for ``None``)."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_write(path, "w", option="--csv", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows([{k: "" if v is None else v for k, v in r.items()} for r in rows])

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpherecodeError
+from ..files import check_output
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -24,16 +24,10 @@ def parse_param(text: str) -> tuple[str, Any]:
         return key.replace("-", "_"), value
 
 
-def output_path(path: str, force: bool, option: str = "--output") -> Path:
-    """Check an output path before any work: its folder exists, and it is new unless ``force``."""
-    p = Path(path)
-    if p.is_dir():
-        raise SpherecodeError(f"Argument '{option}' is a directory ('{p}'); give a file name.")
-    if p.exists() and not force:
-        raise SpherecodeError(f"Argument '{option}': '{p}' already exists; pass --force to overwrite it.")
-    if not p.parent.exists():
-        raise SpherecodeError(f"Argument '{option}': directory '{p.parent}' does not exist.")
-    return p
+def output_path(path: str, force: bool, option: str = "--output", suffixes: tuple[str, ...] | None = None) -> Path:
+    """Check an output path before any work: its suffix (when ``suffixes`` is given), its folder exists
+    and can be written to, and it is new unless ``force`` (see :func:`spherecode.files.check_output`)."""
+    return check_output(path, force, option=option, suffixes=suffixes)
 
 
 def print_json(obj: Any) -> None:

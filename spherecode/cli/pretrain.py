@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..plots_geometry import PLOT_SUFFIXES
 from .common import output_path, print_json
 from .train import add_config_flags, fit_from_args
 
@@ -57,7 +58,7 @@ def run_geometry(args: argparse.Namespace) -> int:
 
     from ..errors import SpherecodeError
 
-    plot = output_path(args.plot, args.force, "--plot") if args.plot else None
+    plot = output_path(args.plot, args.force, "--plot", suffixes=PLOT_SUFFIXES) if args.plot else None
     path = Path(args.path)
     if not path.exists():
         raise SpherecodeError(f"Argument 'path': '{path}' does not exist (give a checkpoint, run directory or codebook).")

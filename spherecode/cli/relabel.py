@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..codebook import Codebook
-from ..errors import SpherecodeError
+from ..errors import SpherecodeError, check_int
 from .common import output_path, print_json
 
 # spherecode.relabel (scipy.optimize, scipy.stats, networkx) is imported when the command runs,
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--similarity", metavar="FILE", help="class similarity matrix, N x N (.npy or .csv)")
     p.add_argument("--means", metavar="FILE", help="class-mean embeddings, N x d (.npy or .csv), for --strategy assignment")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--restarts", type=int, default=2, help="semantic: random restarts (default 2)")
+    p.add_argument("--restarts", type=int, default=2, help="semantic: random starts besides the two deterministic ones (the given labelling and "
+                        "FAQ's barycentre); 0 keeps only those (default 2)")
     p.add_argument("--kicks", type=int, default=None,
                    help="semantic: iterated-local-search rounds (default 100 for N <= 400, else 10)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="semantic: stop searching after this long")
@@ -61,9 +63,12 @@ def run_relabel(args: argparse.Namespace) -> int:
 
     if args.strategy is not None:
         check_choice("--strategy", args.strategy, STRATEGIES)
-    out = output_path(args.output, args.force)
-    if out.suffix != ".npz":
-        raise SpherecodeError(f"Argument '--output' must end in .npz, not {out.name!r}.")
+    check_int("--restarts", args.restarts, minimum=0)
+    if args.kicks is not None:
+        check_int("--kicks", args.kicks, minimum=0)
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise SpherecodeError(f"Argument '--time-limit' must be a positive number of seconds, not {args.time_limit}.")
+    out = output_path(args.output, args.force, suffixes=(".npz",))
     cb = Codebook.load(args.path)
     if args.hierarchy and args.similarity:
         raise SpherecodeError("Give either --hierarchy or --similarity, not both.")

@@ -32,6 +32,7 @@ from ..errors import SpherecodeError
 from .base import Construction, Param
 from .binary import SELECTIONS, all_ones_last, contains_all_ones, gamma, linear_code_distance, select_codewords
 from .code_cache import cached_generator
+from .code_cache import forget as forget_cached
 
 M_MIN, M_MAX = 3, 12
 #: Every valid BCH length: 2^m - 1 (primitive) and 2^m (extended).
@@ -146,7 +147,15 @@ def bch_generator(n: int, delta: int) -> np.ndarray:
 
         return np.asarray(galois.BCH(n, d=delta).G, dtype=np.uint8)
 
-    return cached_generator(f"bch-n{n}-d{delta}", build, shape=(expected_k, n))
+    return cached_generator(f"bch-n{n}-d{delta}", build, shape=(expected_k, n),
+                            check=lambda g: _bose_check(g, delta))
+
+
+def _bose_check(generator: np.ndarray, delta: int) -> str | None:
+    """None when the code's minimum distance is at least the Bose distance ``delta`` (checked when the
+    code is small enough to enumerate); else the reason. Guards the code cache against a wrong matrix."""
+    d = linear_code_distance(generator)
+    return None if d is None or d >= delta else f"minimum distance {d} is below the Bose distance {delta}"
 
 
 def even_weight_subcode(generator: np.ndarray) -> np.ndarray:
@@ -222,6 +231,11 @@ def bch_words(n_words: int, length: int, selection: str = "prefix") -> tuple[np.
     code = bch_code(n_words, length)
     pool = next_larger_code(code) if selection == "greedy" else None
     words, info = select_codewords(code.generator, n_words, selection=selection, pool_generator=pool)
+    if int(info["d_min"]) < code.d_bound:  # the BCH bound is a theorem: a wrong generator matrix was read
+        for delta, _ in bch_family(code.n if code.n % 2 else code.n - 1):
+            forget_cached(f"bch-n{code.n if code.n % 2 else code.n - 1}-d{delta}")
+        raise SpherecodeError(f"Method 'bch': the codewords of {code.name} have minimum distance {info['d_min']}, below "
+                              f"the BCH bound {code.d_bound}; the code cache held a wrong matrix and was cleared, run again.")
     return words, {"code": code.name, "code_n": code.n, "code_k": code.k, "code_d": code.distance,
                    "code_d_exact": code.d is not None, **info}
 

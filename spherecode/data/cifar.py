@@ -12,6 +12,8 @@ Row ``i`` reshaped to ``(3, 32, 32)`` is image ``i`` in channel-first order.
 
 from __future__ import annotations
 
+import codecs
+import io
 import pickle
 import tarfile
 from pathlib import Path
@@ -30,9 +32,38 @@ LAYOUT = ("the official CIFAR-100 python version: a 'cifar-100-python' folder ho
 SPLITS = {"train": "train", "test": "test", "val": "test"}
 
 
+#: The only globals an official CIFAR-100 pickle names (Python 2's and 3's spellings): numpy arrays
+#: (rebuilt by numpy's own reconstructor) and bytes written by Python 3 at protocol 2.
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    **{(module, "_reconstruct"): np.empty(0).__reduce__()[0]
+       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,
+}
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """An unpickler that builds dicts, lists, strings, bytes, numbers and numpy arrays, and nothing else:
+    any other global (``os.system``, ``builtins.eval``, a class) is refused before it can run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}") from None
+
+
 def _unpickle(raw: bytes, what: str) -> dict[str, Any]:
+    """Unpickle a CIFAR-100 file with :class:`_AllowListUnpickler` (a crafted file cannot run code)."""
     try:
-        obj = pickle.loads(raw, encoding="latin1")
+        obj = _AllowListUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        if str(exc).startswith("refused global"):
+            raise SpherecodeError(f"CIFAR-100 file '{what}' is not an official CIFAR-100 pickle: it asks for "
+                                  f"{str(exc)[len('refused global '):]}, which is not loaded (only dicts, lists, "
+                                  "strings, bytes, numbers and numpy arrays are).") from None
+        raise SpherecodeError(f"CIFAR-100 file '{what}' is not a readable pickle ({exc}).") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
         raise SpherecodeError(f"CIFAR-100 file '{what}' is not a readable pickle ({type(exc).__name__}).") from None
     if not isinstance(obj, dict):

@@ -63,11 +63,9 @@ def _to_lists(obj: Any) -> Any:
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
-    return path
+    from ..files import atomic_save
+
+    return atomic_save(path, lambda fh: torch.save({"format": FORMAT, **state}, fh), option="checkpoint")
 
 
 def checkpoint_path(path: str | Path) -> Path:
