@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_common(args: argparse.Namespace) -> None:
     """Checks shared by every subcommand, before any work: the seed's range."""
-    if getattr(args, "seed", None) is not None:
-        check_seed("--seed", args.seed)
+    seed = getattr(args, "seed", None)
+    if seed is not None and not isinstance(seed, str):  # train/pretrain flags are strings: their config checks them
+        check_seed("--seed", seed)
 
 
 def _silence_stdout() -> None:
