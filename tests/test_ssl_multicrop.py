@@ -200,7 +200,7 @@ def test_jitter_passes_equal_the_operations_in_each_images_order():
         assert torch.allclose(subset[i], ref, atol=1e-5), i
 
 
-def test_one_call_equals_each_view_on_its_own():
+def test_one_call_equals_each_view_on_its_own(monkeypatch):
     """The call draws every view at once and renders the views of one size as one batch (both
     presets: CIFAR one run of 4 views, ImageNet two runs of 2 and 2): the same as view by view."""
     for preset, scale, side in (("cifar", None, 32), ("imagenet", 1 / 14, 20)):
@@ -215,6 +215,11 @@ def test_one_call_equals_each_view_on_its_own():
         # the accelerator strategy (masks, no host synchronisation) gives the same views on the CPU
         masked = BatchedMultiCrop(preset, n_local=2, size_scale=scale, seed=7, masked=True)(x, torch.arange(5) + 100, 2)
         assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(views, masked)), preset
+        # selecting in pieces of whole views (the CPU's cache-sized pieces; here one view a piece)
+        monkeypatch.setattr("spherecode.data.multicrop_batched._CACHE_FLOATS", 1)
+        pieces = aug(x, torch.arange(5) + 100, epoch=2)
+        monkeypatch.undo()
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(views, pieces)), preset
     # all streams in one call: the same numbers as stream by stream
     keys = sample_keys(0, 0, torch.arange(7))
     assert torch.equal(uniforms(keys, (0, 1, 5), 3)[2], uniforms(keys, 5, 3))

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -47,9 +47,10 @@ from torch.utils.data import Dataset
 
 from ..errors import SpherecodeError
 from .multicrop import (CropSpec, MultiCropConfig, adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation,
-                        device_constant, grayscale, resolve_multicrop)
+                        device_constant, grayscale, group_views, resolve_multicrop)
 
 _M32 = 0xFFFFFFFF
+_CACHE_FLOATS = 1 << 20   # pixels (floats) of one piece of views when selecting on the CPU: 4 MiB, cache-sized
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -278,17 +279,6 @@ def jitter_rgb(y: torch.Tensor, factors: torch.Tensor, order: torch.Tensor, mask
     return y.index_copy(0, perm, z.view(n, c, h, wd))
 
 
-def _size_runs(crops: list[CropSpec]) -> list[tuple[int, int]]:
-    """``(start, stop)`` runs of consecutive crops of the same output size."""
-    runs: list[tuple[int, int]] = []
-    for i, spec in enumerate(crops):
-        if runs and crops[runs[-1][0]].size == spec.size:
-            runs[-1] = (runs[-1][0], i + 1)
-        else:
-            runs.append((i, i + 1))
-    return runs
-
-
 class BatchedMultiCrop:
     """The multi-crop views of a batch: ``aug(images, indices, epoch) -> [V tensors (N, C, s, s)]``.
 
@@ -324,7 +314,8 @@ class BatchedMultiCrop:
         def per_view(values: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return device_constant(tuple(values), dev, dtype)[:, None]
 
-        scale = (per_view((s.scale[0] for s in specs), torch.float64), per_view((s.scale[1] for s in specs), torch.float64))
+        scale = (per_view((s.scale[0] for s in specs), torch.float64),
+                 per_view((s.scale[1] for s in specs), torch.float64))
         box = crop_boxes(u[..., _S_SCALE:_S_SCALE + _TRIES], u[..., _S_RATIO:_S_RATIO + _TRIES], u[..., _S_TOP],
                          u[..., _S_LEFT], h, w, scale)
         b, c, s, hue = cfg.jitter
@@ -398,12 +389,22 @@ class BatchedMultiCrop:
             keys = sample_keys(self.seed, epoch, indices.to(images.device))
             n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
             u = uniforms(keys, tuple(range(len(crops))), _SLOTS)                  # (V, N, slots): every draw at once
+            masked = x.device.type != "cpu" if self.masked is None else self.masked
             views: list[torch.Tensor] = []
-            for start, stop in _size_runs(crops):   # the views of one size as one batch of (stop - start) * N
+            # the views of one size as one batch of (stop - start) * N images
+            for start, stop in group_views(crops, key=lambda spec: spec.size):
                 group = tuple(range(start, stop))
-                y = self._render(x, self._draw(u[start:stop], group, h, w), crops[start].size,
-                                 any(crops[v].blur > 0 for v in group), any(crops[v].solarize > 0 for v in group))
-                views.extend(y.view(stop - start, n, *y.shape[1:]).unbind(0))
+                p = self._draw(u[start:stop], group, h, w)
+                size = crops[start].size
+                blur, solar = any(crops[v].blur > 0 for v in group), any(crops[v].solarize > 0 for v in group)
+                # selecting (the CPU): pieces of whole views of about _CACHE_FLOATS pixels, which stay in the cache
+                step = len(group) if masked else max(1, _CACHE_FLOATS // (n * x.shape[1] * size * size))
+                for a in range(0, len(group), step):
+                    b = min(a + step, len(group))
+                    rows = slice(a * n, b * n)
+                    y = self._render(x, ViewParams(**{f.name: getattr(p, f.name)[rows] for f in fields(p)}),
+                                     size, blur, solar)
+                    views.extend(y.view(b - a, n, *y.shape[1:]).unbind(0))
             return views
 
     def __repr__(self) -> str:
