@@ -4,16 +4,26 @@ r"""Multi-crop views of a whole batch at once, on the batch's device: the recipe
 The per-sample path (:func:`~spherecode.data.multicrop.multicrop_transform`) runs in the loader
 workers, one image and one view at a time in Python (about 200 CIFAR images/s per worker for 8
 views). Here the loader only stacks the decoded ``uint8`` images (for CIFAR they go straight in)
-and :class:`BatchedMultiCrop` makes every view of the batch with a handful of tensor operations:
+and :class:`BatchedMultiCrop` makes every view of the batch with a few hundred tensor operations,
+however large the batch (on an accelerator each is a kernel launch, so their number, not the
+batch size, sets the speed at CIFAR sizes):
 
-- random resized crop and horizontal flip: one matrix per image and axis, :math:`Y = A X B^\top`,
-  holding the weights of PyTorch's anti-aliased bilinear resize (``F.interpolate(...,
-  antialias=True)``) of the crop box, the flip folded into :math:`B`;
+- every random number of every (image, view, slot) in one vectorised hash call (:func:`uniforms`);
+- the views of one output size as one batch (the 8 CIFAR views: one batch of ``8 N`` images; the
+  per-view area range, blur and solarisation probabilities as per-row constants);
+- random resized crop and horizontal flip: one matrix per image, view and axis,
+  :math:`Y = A X B^\top`, holding the weights of PyTorch's anti-aliased bilinear resize
+  (``F.interpolate(..., antialias=True)``) of the crop box, the flip folded into :math:`B`; the
+  column matrices of all views in one product with each image (the image is not repeated);
 - colour jitter in a random order per image (:func:`jitter_rgb`): brightness, contrast and
-  saturation as per-image 3 x 3 channel matrices (the identity where it is not an image's turn),
-  the hue once;
+  saturation as six passes of per-image 3 x 3 channel matrices around one hue pass (the identity
+  where it is not an image's turn);
 - grayscale, Gaussian blur (a per-image matrix with reflect padding, :math:`K X K^\top`),
   solarisation, normalisation.
+
+On an accelerator the steps that touch only some images run masked over the whole batch (no
+data-dependent shapes, no host synchronisation); on the CPU they select their images, and the
+views are made in cache-sized pieces of whole views (``masked`` chooses).
 
 The same presets and the same semantics as the per-sample path (probabilities, ranges, crop
 fallback, operation order); the images stay float in [0, 1] between the steps instead of being
