@@ -237,3 +237,20 @@ def test_hue_rotation_matches_colorsys():
             h, s, v = colorsys.rgb_to_hsv(*x[:, i, j].tolist())
             ref = colorsys.hsv_to_rgb((h + 0.3) % 1.0, s, v)
             assert torch.allclose(out[:, i, j], torch.tensor(ref, dtype=torch.float32), atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_views_on_cuda_match_cpu_without_host_synchronisation():
+    aug = BatchedMultiCrop("cifar", seed=4)
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    cpu = aug(x, torch.arange(64), epoch=1)
+    xg, idx, epoch = x.cuda(), torch.arange(64, device="cuda"), torch.ones(64, dtype=torch.long, device="cuda")
+    aug(xg, idx, epoch)                               # warm-up: the constants copied to the device once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")          # any host synchronisation from here on raises
+    try:
+        gpu = aug(xg, idx, epoch)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(torch.allclose(a, b.cpu(), atol=1e-4) for a, b in zip(cpu, gpu))
