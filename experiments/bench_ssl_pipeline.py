@@ -6,6 +6,10 @@ and the k-NN evaluation at CIFAR scale, in the same run.
    (`--workers` processes, or the main process with 0), views collated and moved to the device;
    (b) batched: the loader hands over the uint8 images and `BatchedMultiCrop` makes every view
    on the device. Repeats alternate; medians. Target: batched >= 3x per sample on the CPU.
+   Ops per batch: the operators one batch of the batched path dispatches (top-level ``aten`` ops
+   in the profiler), for both strategies (``select``: the CPU default; ``masked``: the accelerator
+   default); on CUDA also the kernels launched. On an accelerator each is a launch (~5-10 us), so
+   this count, not the batch size, bounds the batched path's speed at CIFAR sizes.
 2. k-NN evaluation (k = 200, T = 0.1): 50,000 x 512 training features against 10,000 queries,
    chunked with a running top-k on the device: time, the chunk working set against the dense
    similarity matrix, and the measured peak (CUDA: max allocated; CPU: peak RSS growth).
@@ -33,6 +37,11 @@ from spherecode.data.multicrop import multicrop_transform
 from spherecode.data.multicrop_batched import BatchedMultiCrop, KeyedImages
 from spherecode.data.spec import build_dataset
 from spherecode.train.knn import knn_accuracy
+
+try:
+    from torch.autograd import DeviceType
+except ImportError:  # pragma: no cover - older torch
+    DeviceType = None
 
 
 def sync(device: torch.device) -> None:
@@ -73,6 +82,22 @@ def batched(loader, epoch: int, device: torch.device, aug: BatchedMultiCrop) -> 
         n += views[0].shape[0]
     sync(device)
     return n / (time.perf_counter() - start)
+
+
+def ops_per_batch(aug: BatchedMultiCrop, images: torch.Tensor, keys: torch.Tensor) -> tuple[int, int | None]:
+    """Top-level ``aten`` operators of one batch, and the CUDA kernels launched (None off CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if images.is_cuda else [])
+    aug(images, keys[:, 0], keys[:, 1])      # warm-up: caches of constants filled
+    with profile(activities=activities) as prof:
+        aug(images, keys[:, 0], keys[:, 1])
+        sync(images.device)
+    events = prof.events()
+    ops = sum(1 for e in events if e.cpu_parent is None and e.name.startswith("aten::"))
+    if not images.is_cuda or DeviceType is None:
+        return ops, None
+    return ops, sum(1 for e in events if getattr(e, "device_type", None) == DeviceType.CUDA)
 
 
 def knn_bench(n_train: int, n_test: int, dim: int, classes: int, device: torch.device, chunk: int,
@@ -152,12 +177,23 @@ def main() -> int:
         rates["per-sample"].append(per_sample(loaders[0], epoch, device))
         rates["batched"].append(batched(loaders[1], epoch, device, aug))
     load = os.getloadavg()
+    images_b, keys_b = next(iter(loaders[1]))
+    images_b, keys_b = images_b.to(device), keys_b.to(device)
+    counts = {masked: ops_per_batch(BatchedMultiCrop("cifar", seed=0, masked=masked), images_b, keys_b)
+              for masked in (False, True)}
+    default = counts[device.type != "cpu"][0]
     ref = statistics.median(rates["per-sample"])
-    print("| path | images/s | views/s | speed-up | load avg (1/5/15 min) |")
-    print("|---|---:|---:|---:|---|")
+    print("| path | images/s | views/s | speed-up | ops per batch | load avg (1/5/15 min) |")
+    print("|---|---:|---:|---:|---:|---|")
     for path, r in rates.items():
         m = statistics.median(r)
-        print(f"| {path} | {m:,.0f} | {8 * m:,.0f} | {m / ref:.1f}x | {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} |")
+        ops = f"{default:,}" if path == "batched" else "-"
+        print(f"| {path} | {m:,.0f} | {8 * m:,.0f} | {m / ref:.1f}x | {ops} | "
+              f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} |")
+    kernels = counts[True][1]
+    cuda = "" if kernels is None else f"; CUDA kernels launched: select {counts[False][1]:,}, masked {kernels:,}"
+    print(f"\n# batched ops per batch of {images_b.shape[0]} (top-level aten ops): select {counts[False][0]:,} "
+          f"(pieces of cache size: grows with the batch), masked {counts[True][0]:,} (any batch size){cuda}")
     if not args.skip_knn:
         r = knn_bench(args.knn_train, args.knn_test, args.knn_dim, 100, device, args.knn_chunk, args.knn_train_chunk)
         load = os.getloadavg()

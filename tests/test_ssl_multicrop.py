@@ -182,14 +182,47 @@ def test_keyed_images_hand_over_raw_images_and_keys():
     assert ds[5][1].tolist() == [5, 0] and len(ds) == 6
 
 
-def test_grouped_and_masked_jitter_agree():
-    """The CPU path (images grouped by their hue's position) and the accelerator path (masks)."""
-    from spherecode.data.multicrop_batched import _jitter_rgb_masked, jitter_rgb
+def test_jitter_passes_equal_the_operations_in_each_images_order():
+    """The six fused passes around one hue pass, with the hue on every image (masks, the accelerator
+    path) or only on the images with a shift (the CPU path), against the per-sample operations."""
+    from spherecode.data.multicrop_batched import jitter_rgb
 
     aug = BatchedMultiCrop("cifar", seed=3)
     p = aug.params(sample_keys(3, 0, torch.arange(200)), 4, 32, 32)
-    y = torch.rand(200, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(jitter_rgb(y, p.factors, p.order), _jitter_rgb_masked(y, p.factors, p.order), atol=1e-5)
+    y = torch.rand(200, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    masked, subset = jitter_rgb(y, p.factors, p.order, masked=True), jitter_rgb(y, p.factors, p.order, masked=False)
+    assert torch.allclose(masked, subset, atol=1e-6)
+    ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+    for i in range(200):
+        ref = y[i]
+        for k in p.order[i].tolist():
+            ref = ops[k](ref, float(p.factors[i, k]))
+        assert torch.allclose(subset[i], ref, atol=1e-5), i
+
+
+def test_one_call_equals_each_view_on_its_own(monkeypatch):
+    """The call draws every view at once and renders the views of one size as one batch (both
+    presets: CIFAR one run of 4 views, ImageNet two runs of 2 and 2): the same as view by view."""
+    for preset, scale, side in (("cifar", None, 32), ("imagenet", 1 / 14, 20)):
+        aug = BatchedMultiCrop(preset, n_local=2, size_scale=scale, seed=7)
+        x = torch.randint(0, 256, (5, 3, side, side), dtype=torch.uint8)
+        views = aug(x, torch.arange(5) + 100, epoch=2)
+        keys = sample_keys(7, 2, torch.arange(5) + 100)
+        assert [v.shape[-1] for v in views] == [spec.size for spec in aug.config.crops()]
+        for v, spec in enumerate(aug.config.crops()):
+            ref = aug.apply(x.float() / 255, aug.params(keys, v, side, side), spec)
+            assert torch.allclose(views[v], ref, atol=1e-5), (preset, v)
+        # the accelerator strategy (masks, no host synchronisation) gives the same views on the CPU
+        masked = BatchedMultiCrop(preset, n_local=2, size_scale=scale, seed=7, masked=True)(x, torch.arange(5) + 100, 2)
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(views, masked)), preset
+        # selecting in pieces of whole views (the CPU's cache-sized pieces; here one view a piece)
+        monkeypatch.setattr("spherecode.data.multicrop_batched._CACHE_FLOATS", 1)
+        pieces = aug(x, torch.arange(5) + 100, epoch=2)
+        monkeypatch.undo()
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(views, pieces)), preset
+    # all streams in one call: the same numbers as stream by stream
+    keys = sample_keys(0, 0, torch.arange(7))
+    assert torch.equal(uniforms(keys, (0, 1, 5), 3)[2], uniforms(keys, 5, 3))
 
 
 def test_hue_rotation_matches_colorsys():
@@ -204,3 +237,20 @@ def test_hue_rotation_matches_colorsys():
             h, s, v = colorsys.rgb_to_hsv(*x[:, i, j].tolist())
             ref = colorsys.hsv_to_rgb((h + 0.3) % 1.0, s, v)
             assert torch.allclose(out[:, i, j], torch.tensor(ref, dtype=torch.float32), atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_views_on_cuda_match_cpu_without_host_synchronisation():
+    aug = BatchedMultiCrop("cifar", seed=4)
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    cpu = aug(x, torch.arange(64), epoch=1)
+    xg, idx, epoch = x.cuda(), torch.arange(64, device="cuda"), torch.ones(64, dtype=torch.long, device="cuda")
+    aug(xg, idx, epoch)                               # warm-up: the constants copied to the device once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")          # any host synchronisation from here on raises
+    try:
+        gpu = aug(xg, idx, epoch)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(torch.allclose(a, b.cpu(), atol=1e-4) for a, b in zip(cpu, gpu))

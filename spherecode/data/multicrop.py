@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Union
+from typing import Any, Union
 
 import torch
 import torch.nn.functional as F
@@ -317,11 +317,12 @@ def multicrop_transform(preset: str | MultiCropConfig = "cifar", n_local: int | 
     return Views([crop_transform(spec, cfg) for spec in cfg.crops()])
 
 
-def group_views(views: Sequence[torch.Tensor]) -> list[tuple[int, int]]:
-    """``(start, stop)`` runs of consecutive views with the same shape (one forward pass each)."""
+def group_views(views: Sequence[Any], key: Callable[[Any], Any] = lambda v: v.shape) -> list[tuple[int, int]]:
+    """``(start, stop)`` runs of consecutive views with the same shape (one forward pass each), or
+    the same ``key`` (e.g. crop specs of one output size)."""
     runs: list[tuple[int, int]] = []
     for i, v in enumerate(views):
-        if runs and views[runs[-1][0]].shape == v.shape:
+        if runs and key(views[runs[-1][0]]) == key(v):
             runs[-1] = (runs[-1][0], i + 1)
         else:
             runs.append((i, i + 1))

@@ -4,16 +4,26 @@ r"""Multi-crop views of a whole batch at once, on the batch's device: the recipe
 The per-sample path (:func:`~spherecode.data.multicrop.multicrop_transform`) runs in the loader
 workers, one image and one view at a time in Python (about 200 CIFAR images/s per worker for 8
 views). Here the loader only stacks the decoded ``uint8`` images (for CIFAR they go straight in)
-and :class:`BatchedMultiCrop` makes every view of the batch with a handful of tensor operations:
+and :class:`BatchedMultiCrop` makes every view of the batch with a few hundred tensor operations,
+however large the batch (on an accelerator each is a kernel launch, so their number, not the
+batch size, sets the speed at CIFAR sizes):
 
-- random resized crop and horizontal flip: one matrix per image and axis, :math:`Y = A X B^\top`,
-  holding the weights of PyTorch's anti-aliased bilinear resize (``F.interpolate(...,
-  antialias=True)``) of the crop box, the flip folded into :math:`B`;
+- every random number of every (image, view, slot) in one vectorised hash call (:func:`uniforms`);
+- the views of one output size as one batch (the 8 CIFAR views: one batch of ``8 N`` images; the
+  per-view area range, blur and solarisation probabilities as per-row constants);
+- random resized crop and horizontal flip: one matrix per image, view and axis,
+  :math:`Y = A X B^\top`, holding the weights of PyTorch's anti-aliased bilinear resize
+  (``F.interpolate(..., antialias=True)``) of the crop box, the flip folded into :math:`B`; the
+  column matrices of all views in one product with each image (the image is not repeated);
 - colour jitter in a random order per image (:func:`jitter_rgb`): brightness, contrast and
-  saturation as per-image 3 x 3 channel matrices (the identity where it is not an image's turn),
-  the hue once;
+  saturation as six passes of per-image 3 x 3 channel matrices around one hue pass (the identity
+  where it is not an image's turn);
 - grayscale, Gaussian blur (a per-image matrix with reflect padding, :math:`K X K^\top`),
   solarisation, normalisation.
+
+On an accelerator the steps that touch only some images run masked over the whole batch (no
+data-dependent shapes, no host synchronisation); on the CPU they select their images, and the
+views are made in cache-sized pieces of whole views (``masked`` chooses).
 
 The same presets and the same semantics as the per-sample path (probabilities, ranges, crop
 fallback, operation order); the images stay float in [0, 1] between the steps instead of being
@@ -39,7 +49,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -47,9 +57,10 @@ from torch.utils.data import Dataset
 
 from ..errors import SpherecodeError
 from .multicrop import (CropSpec, MultiCropConfig, adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation,
-                        device_constant, grayscale, resolve_multicrop)
+                        device_constant, grayscale, group_views, resolve_multicrop)
 
 _M32 = 0xFFFFFFFF
+_CACHE_FLOATS = 1 << 20   # pixels (floats) of one piece of views when selecting on the CPU: 4 MiB, cache-sized
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -85,14 +96,19 @@ def sample_keys(seed: int, epoch: torch.Tensor | int, index: torch.Tensor) -> to
     return mix32(base ^ mix32(index & _M32) ^ ((index >> 32) & _M32))
 
 
-def uniforms(keys: torch.Tensor, stream: int, count: int) -> torch.Tensor:
-    """``(len(keys), count)`` float32 numbers in [0, 1), the ``count`` slots of ``stream`` for each key.
+def uniforms(keys: torch.Tensor, stream: int | tuple[int, ...], count: int) -> torch.Tensor:
+    """``(len(keys), count)`` float32 numbers in [0, 1), the ``count`` slots of ``stream`` for each key;
+    for a tuple of streams, ``(len(stream), len(keys), count)`` in one vectorised call (the same numbers).
 
     A counter-based generator: slot ``j`` is ``mix32(mix32(key ^ h(stream)) ^ h(j))`` (24 bits kept).
     """
-    head = mix32(keys ^ _mix_int(0x5BD1E995 + stream))
     slots = device_constant(tuple(_mix_int(0x68E31DA4 + j) for j in range(count)), keys.device, torch.int64)
-    bits = mix32(head[:, None] ^ slots[None, :]) >> 8
+    if isinstance(stream, int):
+        head = mix32(keys ^ _mix_int(0x5BD1E995 + stream))
+    else:
+        streams = device_constant(tuple(_mix_int(0x5BD1E995 + s) for s in stream), keys.device, torch.int64)
+        head = mix32(keys[None, :] ^ streams[:, None])
+    bits = mix32(head[..., None] ^ slots) >> 8
     return bits.float() * (1.0 / (1 << 24))
 
 
@@ -118,19 +134,23 @@ class ViewParams:
 
 
 def crop_boxes(u_scale: torch.Tensor, u_ratio: torch.Tensor, u_top: torch.Tensor, u_left: torch.Tensor, h: int, w: int,
-               scale: tuple[float, float], ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
-    """Inception-style crop boxes ``(N, 4)`` as :class:`~spherecode.data.transforms.RandomResizedCrop`:
-    the first of the tries (columns of ``u_scale``, ``u_ratio``) that fits, else a centre crop."""
+               scale: tuple[Any, Any], ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+    """Inception-style crop boxes ``(..., 4)`` as :class:`~spherecode.data.transforms.RandomResizedCrop`:
+    the first of the tries (last dim of ``u_scale``, ``u_ratio``) that fits, else a centre crop.
+
+    ``u_top``, ``u_left``: ``(...)``; ``scale``: numbers, or float64 tensors broadcasting against
+    ``u_top`` (one area range per row, e.g. per view)."""
     area = h * w
-    target = area * (scale[0] + (scale[1] - scale[0]) * u_scale.double())
+    lo, hi = (t[..., None] if isinstance(t, torch.Tensor) else t for t in scale)
+    target = area * (lo + (hi - lo) * u_scale.double())
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
     aspect = torch.exp(log_lo + (log_hi - log_lo) * u_ratio.double())
     cw = torch.round(torch.sqrt(target * aspect)).long()
     ch = torch.round(torch.sqrt(target / aspect)).long()
     ok = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
-    first = ok.long().argmax(dim=1, keepdim=True)
-    found = ok.any(dim=1)
-    cw, ch = cw.gather(1, first)[:, 0], ch.gather(1, first)[:, 0]
+    first = ok.long().argmax(dim=-1, keepdim=True)
+    found = ok.any(dim=-1)
+    cw, ch = cw.gather(-1, first)[..., 0], ch.gather(-1, first)[..., 0]
     in_ratio = w / h
     if in_ratio < ratio[0]:
         fw, fh = w, int(round(w / ratio[0]))
@@ -141,7 +161,7 @@ def crop_boxes(u_scale: torch.Tensor, u_ratio: torch.Tensor, u_top: torch.Tensor
     cw, ch = torch.where(found, cw, fw), torch.where(found, ch, fh)
     top = torch.where(found, (u_top.double() * (h - ch + 1)).floor().long().clamp(max=h - ch), (h - fh) // 2)
     left = torch.where(found, (u_left.double() * (w - cw + 1)).floor().long().clamp(max=w - cw), (w - fw) // 2)
-    return torch.stack([top, left, ch, cw], dim=1)
+    return torch.stack([top, left, ch, cw], dim=-1)
 
 
 def resize_weights(start: torch.Tensor, length: torch.Tensor, size: int, n_in: int,
@@ -186,72 +206,87 @@ def blur_matrices(sigma: torch.Tensor, size: int, max_sigma: float) -> torch.Ten
 
 _LUMA = (0.299, 0.587, 0.114)
 _IDENTITY = (1.0, 1.0, 1.0, 0.0)  # jitter factors that change nothing
+# The jitter as six channel-affine passes around one hue pass: passes 0-2 are positions 0-2 (the
+# identity from the hue's position on), passes 3-5 positions 1-3 (the identity up to the hue's position).
+_PASS_POS = (0, 1, 2, 1, 2, 3)
+_PASS_BEFORE = (True, True, True, False, False, False)
 
 
-def _channel_affine(y: torch.Tensor, op: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    r"""Brightness (op 0), contrast (1) or saturation (2) per image of RGB ``y``, any other op: identity.
+def _affine_passes(factors: torch.Tensor, order: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    r"""The channel matrices ``(6, N, 3, 3)`` and contrast weights ``(6, N)`` of the six passes, and
+    whether each image has a hue shift.
 
-    Each is ``clamp(M x + b)`` with a 3 x 3 channel matrix: brightness :math:`fI`; contrast
-    :math:`fI`, :math:`b = (1 - f)\bar\ell` (the mean luma); saturation :math:`fI + (1 - f)\mathbf{1}w^\top`.
-    The identity (:math:`M = I`, :math:`b = 0`) leaves ``y`` exactly as it was.
+    Brightness (op 0), contrast (1) or saturation (2) are each ``clamp(M x + b)`` with a 3 x 3 channel
+    matrix: brightness :math:`fI`; contrast :math:`fI`, :math:`b = (1 - f)\bar\ell` (the mean luma of
+    the image as it is then); saturation :math:`fI + (1 - f)\mathbf{1}w^\top`. A pass that is not an
+    operation's turn is the identity (:math:`M = I`, :math:`b = 0`), which leaves the image as it was.
     """
-    w = device_constant(_LUMA, y.device, y.dtype)
-    f = factors[:, :3].gather(1, op.clamp(max=2)[:, None])[:, 0]
-    scale = torch.where(op <= 2, f, torch.ones_like(f))
-    m = scale[:, None, None] * torch.eye(3, device=y.device, dtype=y.dtype)
-    m = m + torch.where(op == 2, 1.0 - f, torch.zeros_like(f))[:, None, None] * w[None, None, :]
-    mean_luma = y.mean(dim=(-2, -1)) @ w
-    bias = torch.where(op == 1, (1.0 - f) * mean_luma, torch.zeros_like(f))
-    n, c, h, wd = y.shape
-    out = torch.baddbmm(bias[:, None, None].expand(n, c, 1), m, y.reshape(n, c, h * wd))
-    return out.clamp_(0.0, 1.0).view(n, c, h, wd)
+    dev = factors.device
+    pos_hue = (order == 3).long().argmax(dim=1, keepdim=True)                  # (N, 1)
+    pos = device_constant(_PASS_POS, dev, torch.int64)
+    turn = torch.where(device_constant(_PASS_BEFORE, dev, torch.bool), pos < pos_hue, pos > pos_hue)
+    op = torch.where(turn, order[:, pos], 3)                                   # (N, 6), 3: identity
+    f = factors[:, :3].gather(1, op.clamp(max=2))
+    scale = torch.where(op <= 2, f, 1.0).to(dtype)
+    sat = torch.where(op == 2, 1.0 - f, 0.0).to(dtype)
+    contrast = torch.where(op == 1, 1.0 - f, 0.0).to(dtype)
+    w = device_constant(_LUMA, dev, dtype)
+    eye = torch.eye(3, device=dev, dtype=dtype)
+    m = (scale.t()[:, :, None, None] * eye + sat.t()[:, :, None, None] * w).contiguous()   # (6, N, 3, 3)
+    return m, contrast.t().contiguous(), factors[:, 3] != 0
 
 
-def jitter_rgb(y: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+def _affine_pass(z: torch.Tensor, m: torch.Tensor, contrast: torch.Tensor) -> torch.Tensor:
+    """One channel-affine pass of images ``z`` (N, 3, H * W): ``clamp(m z + contrast * mean luma)``."""
+    w = device_constant(_LUMA, z.device, z.dtype)
+    bias = (contrast * (z.mean(dim=-1) @ w))[:, None, None].expand(-1, z.shape[1], 1)
+    return torch.baddbmm(bias, m, z).clamp_(0.0, 1.0)
+
+
+def jitter_rgb(y: torch.Tensor, factors: torch.Tensor, order: torch.Tensor, masked: bool | None = None) -> torch.Tensor:
     """Colour jitter of RGB images ``y`` (N, 3, H, W): the operations of ``order`` (0 brightness,
     1 contrast, 2 saturation, 3 hue) with ``factors``, in each image's order.
 
-    Brightness, contrast and saturation are fused channel matrices (:func:`_channel_affine`); the
-    hue, the costly one, runs once per image. On the CPU (where reading group sizes waits for
-    nothing) the images are grouped by the position of their hue, and the images left alone by the
-    jitter are skipped; on an accelerator :func:`_jitter_rgb_masked` does the same with masks.
+    Brightness, contrast and saturation are fused channel matrices, six passes around one hue pass
+    (:func:`_affine_passes`: the three positions before each image's hue, then the three after).
+    With ``masked`` (the default on an accelerator: no data-dependent shapes, no host
+    synchronisation) every pass and the hue run on all the images at once (a pass that is not an
+    image's turn is its identity; the hue kept where there is a shift). Otherwise (the CPU default,
+    where reading group sizes waits for nothing and every pass over the pixels counts) the images
+    are grouped by the position of their hue, each group runs only its own three passes, and the
+    images left alone by the jitter are skipped.
     """
-    if y.device.type != "cpu":
-        return _jitter_rgb_masked(y, factors, order)
+    masked = y.device.type != "cpu" if masked is None else masked
+    n, c, h, wd = y.shape
+    m, contrast, has_hue = _affine_passes(factors, order, y.dtype)
+    shift = factors[:, 3, None, None].to(y.dtype)
+    if masked:
+        z = y.reshape(n, c, h * wd)
+        for j in range(6):
+            if j == 3:
+                hued = adjust_hue(z.view(n, c, h, wd), shift).view(n, c, h * wd)
+                z = torch.where(has_hue[:, None, None], hued, z)
+            z = _affine_pass(z, m[j], contrast[j])
+        return z.view(n, c, h, wd)
     identity = device_constant(_IDENTITY, y.device, factors.dtype)
     pos_hue = (order == 3).long().argmax(dim=1)
-    group = torch.where((factors != identity).any(dim=1), pos_hue, torch.full_like(pos_hue, 4))
+    group = torch.where((factors != identity).any(dim=1), pos_hue, 4)
     perm = group.argsort(stable=True)
     counts = torch.bincount(group, minlength=5).tolist()
-    z, f, o = y[perm], factors[perm], order[perm]
+    z, m, contrast, shift = y.reshape(n, c, h * wd)[perm], m[:, perm], contrast[:, perm], shift[perm]
     a = 0
-    for q in range(4):                       # images whose hue comes at position q
+    for q in range(4):       # the images whose hue comes at position q: passes 0 .. q-1, the hue, passes 3+q .. 5
         b = a + counts[q]
         if b > a:
             part = z[a:b]
-            for pos in range(q):
-                part = _channel_affine(part, o[a:b, pos], f[a:b])
-            part = adjust_hue(part, f[a:b, 3, None, None])
-            for pos in range(q + 1, 4):
-                part = _channel_affine(part, o[a:b, pos], f[a:b])
+            for j in range(q):
+                part = _affine_pass(part, m[j, a:b], contrast[j, a:b])
+            part = adjust_hue(part.view(b - a, c, h, wd), shift[a:b]).view(b - a, c, h * wd)
+            for j in range(3 + q, 6):
+                part = _affine_pass(part, m[j, a:b], contrast[j, a:b])
             z[a:b] = part
         a = b
-    return y.index_copy(0, perm, z)
-
-
-def _jitter_rgb_masked(y: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """:func:`jitter_rgb` without data-dependent shapes: three fused passes before the hue (the
-    identity for images whose operation at that position comes after their hue), the hue on every
-    image (kept where it has a shift), three passes after it."""
-    pos_hue = (order == 3).long().argmax(dim=1)
-    identity = torch.full_like(pos_hue, 3)
-    for pos in range(3):
-        y = _channel_affine(y, torch.where(pos < pos_hue, order[:, pos], identity), factors)
-    shift = factors[:, 3]
-    y = torch.where((shift != 0)[:, None, None, None], adjust_hue(y, shift[:, None, None]), y)
-    for pos in range(1, 4):
-        y = _channel_affine(y, torch.where(pos > pos_hue, order[:, pos], identity), factors)
-    return y
+    return y.index_copy(0, perm, z.view(n, c, h, wd))
 
 
 class BatchedMultiCrop:
@@ -260,12 +295,17 @@ class BatchedMultiCrop:
     ``images``: ``uint8`` (or float in [0, 1]) ``(N, C, H, W)``, all of one size, on any device;
     ``indices``: each image's index in the dataset; ``epoch``: an int or a tensor per image.
     ``preset``, ``n_local`` and ``size_scale`` as in :func:`~spherecode.data.multicrop.multicrop_transform`.
+    ``masked``: the strategy of the steps that touch only some images (jitter order, hue, grayscale,
+    solarisation): ``True`` masks over the whole batch (no data-dependent shapes, no host
+    synchronisation), ``False`` selects the images (fewer passes over the pixels, a few more
+    operations), ``None`` (default) masks on an accelerator and selects on the CPU. Same views.
     """
 
     def __init__(self, preset: str | MultiCropConfig = "cifar", n_local: int | None = None,
-                 size_scale: float | None = None, seed: int = 0) -> None:
+                 size_scale: float | None = None, seed: int = 0, masked: bool | None = None) -> None:
         self.config = resolve_multicrop(preset, n_local, size_scale)
         self.seed = int(seed)
+        self.masked = masked
 
     @property
     def n_views(self) -> int:
@@ -273,35 +313,57 @@ class BatchedMultiCrop:
 
     def params(self, keys: torch.Tensor, view: int, h: int, w: int) -> ViewParams:
         """The parameters of view ``view`` for the images with ``keys`` (:func:`sample_keys`)."""
-        cfg, spec = self.config, self.config.crops()[view]
-        u = uniforms(keys, view, _SLOTS)
-        box = crop_boxes(u[:, _S_SCALE:_S_SCALE + _TRIES], u[:, _S_RATIO:_S_RATIO + _TRIES], u[:, _S_TOP], u[:, _S_LEFT],
-                         h, w, spec.scale)
+        return self._draw(uniforms(keys, view, _SLOTS)[None], (view,), h, w)
+
+    def _draw(self, u: torch.Tensor, views: tuple[int, ...], h: int, w: int) -> ViewParams:
+        """The parameters of ``views`` from their uniforms ``u`` ``(len(views), N, slots)``: ``len(views) * N``
+        rows, view by view (the per-view settings broadcast as ``(len(views), 1)`` constants)."""
+        cfg, dev = self.config, u.device
+        specs = [cfg.crops()[v] for v in views]
+
+        def per_view(values: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return device_constant(tuple(values), dev, dtype)[:, None]
+
+        scale = (per_view((s.scale[0] for s in specs), torch.float64),
+                 per_view((s.scale[1] for s in specs), torch.float64))
+        box = crop_boxes(u[..., _S_SCALE:_S_SCALE + _TRIES], u[..., _S_RATIO:_S_RATIO + _TRIES], u[..., _S_TOP],
+                         u[..., _S_LEFT], h, w, scale)
         b, c, s, hue = cfg.jitter
-        lows = device_constant((max(0.0, 1 - b), max(0.0, 1 - c), max(0.0, 1 - s), -hue), keys.device)
-        highs = device_constant((1 + b, 1 + c, 1 + s, hue), keys.device)
-        factors = lows + (highs - lows) * u[:, _S_FACTORS:_S_FACTORS + 4]
-        jitter = u[:, _S_JITTER] < cfg.jitter_p
-        identity = device_constant(_IDENTITY, keys.device)
-        factors = torch.where(jitter[:, None], factors, identity)
-        sigma = 0.1 + (2.0 - 0.1) * u[:, _S_SIGMA]
-        return ViewParams(box=box, flip=u[:, _S_FLIP] < cfg.flip_p, factors=factors,
-                          order=u[:, _S_ORDER:_S_ORDER + 4].argsort(dim=1), gray=u[:, _S_GRAY] < cfg.grayscale_p,
-                          sigma=torch.where(u[:, _S_BLUR] < spec.blur, sigma, torch.zeros_like(sigma)),
-                          solarize=u[:, _S_SOLAR] < spec.solarize)
+        lows = device_constant((max(0.0, 1 - b), max(0.0, 1 - c), max(0.0, 1 - s), -hue), dev)
+        highs = device_constant((1 + b, 1 + c, 1 + s, hue), dev)
+        factors = lows + (highs - lows) * u[..., _S_FACTORS:_S_FACTORS + 4]
+        jitter = u[..., _S_JITTER] < cfg.jitter_p
+        factors = torch.where(jitter[..., None], factors, device_constant(_IDENTITY, dev))
+        sigma = 0.1 + (2.0 - 0.1) * u[..., _S_SIGMA]
+        sigma = torch.where(u[..., _S_BLUR] < per_view(s.blur for s in specs), sigma, 0.0)
+        rows = u.shape[0] * u.shape[1]
+        return ViewParams(box=box.reshape(rows, 4), flip=(u[..., _S_FLIP] < cfg.flip_p).reshape(rows),
+                          factors=factors.reshape(rows, 4),
+                          order=u[..., _S_ORDER:_S_ORDER + 4].argsort(dim=-1).reshape(rows, 4),
+                          gray=(u[..., _S_GRAY] < cfg.grayscale_p).reshape(rows), sigma=sigma.reshape(rows),
+                          solarize=(u[..., _S_SOLAR] < per_view(s.solarize for s in specs)).reshape(rows))
 
     def apply(self, x: torch.Tensor, p: ViewParams, spec: CropSpec) -> torch.Tensor:
         """One view of float images ``x`` (N, C, H, W) in [0, 1] with parameters ``p``, normalised."""
+        return self._render(x, p, spec.size, spec.blur > 0, spec.solarize > 0)
+
+    def _render(self, x: torch.Tensor, p: ViewParams, size: int, blur: bool, solar: bool) -> torch.Tensor:
+        """``k`` views of ``size`` px of float images ``x`` (N, C, H, W) in [0, 1] at once: ``p`` holds
+        ``k * N`` rows, view by view; the output ``(k * N, C, size, size)``, normalised. ``blur`` /
+        ``solar``: whether any of the views may be blurred / solarised."""
         cfg = self.config
         n, ch, h, w = x.shape
-        size = spec.size
-        rows = resize_weights(p.box[:, 0], p.box[:, 2], size, h)                  # (N, size, H)
-        cols = resize_weights(p.box[:, 1], p.box[:, 3], size, w, flip=p.flip)     # (N, size, W)
-        y = torch.bmm(x.reshape(n, ch * h, w), cols.transpose(1, 2)).view(n, ch, h, size)
-        y = torch.matmul(rows[:, None], y)                                        # (N, C, size, size)
+        k = p.box.shape[0] // n
+        masked = x.device.type != "cpu" if self.masked is None else self.masked
+        rows = resize_weights(p.box[:, 0], p.box[:, 2], size, h)                  # (kN, size, H)
+        cols = resize_weights(p.box[:, 1], p.box[:, 3], size, w, flip=p.flip)     # (kN, size, W)
+        # the columns of all k views in one product with each image (the image is not repeated)
+        cols = cols.view(k, n, size, w).permute(1, 3, 0, 2).reshape(n, w, k * size)
+        y = torch.bmm(x.reshape(n, ch * h, w), cols).view(n, ch, h, k, size).permute(3, 0, 1, 2, 4)
+        y = torch.matmul(rows.view(k, n, 1, size, h), y).reshape(k * n, ch, size, size)
         if ch == 3:
-            y = jitter_rgb(y, p.factors, p.order)
-            if y.device.type == "cpu":  # grayscale: every channel the luma (on the CPU, only the drawn images)
+            y = jitter_rgb(y, p.factors, p.order, masked)
+            if not masked:  # grayscale: every channel the luma (on the CPU, only the drawn images)
                 rows_g = p.gray.nonzero()[:, 0]
                 y[rows_g] = grayscale(y[rows_g]).expand(-1, 3, -1, -1)
             else:
@@ -312,11 +374,11 @@ class BatchedMultiCrop:
             for pos in range(4):
                 for op in range(3):
                     y = ops[op](y, torch.where((p.order[:, pos] == op)[:, None, None, None], f[:, op], 1.0))
-        if spec.blur > 0:
-            k = blur_matrices(p.sigma, size, 2.0)
-            y = torch.matmul(torch.matmul(k[:, None], y), k[:, None].transpose(-1, -2))
-        if spec.solarize > 0:  # x -> 1 - x at or above 0.5, i.e. 0.5 - |x - 0.5|, for the drawn images
-            if y.device.type == "cpu":
+        if blur:
+            kb = blur_matrices(p.sigma, size, 2.0)
+            y = torch.matmul(torch.matmul(kb[:, None], y), kb[:, None].transpose(-1, -2))
+        if solar:  # x -> 1 - x at or above 0.5, i.e. 0.5 - |x - 0.5|, for the drawn images
+            if not masked:
                 rows_s = p.solarize.nonzero()[:, 0]
                 y[rows_s] = 0.5 - (y[rows_s] - 0.5).abs()
             else:
@@ -331,14 +393,32 @@ class BatchedMultiCrop:
         if indices.shape != (images.shape[0],):
             raise SpherecodeError(f"BatchedMultiCrop: argument 'indices' must hold one index per image "
                                   f"({images.shape[0]}); got shape {tuple(indices.shape)}.")
+        crops = self.config.crops()
         with torch.autocast(images.device.type, enabled=False):
             x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
             keys = sample_keys(self.seed, epoch, indices.to(images.device))
-            h, w = x.shape[-2:]
-            return [self.apply(x, self.params(keys, v, h, w), spec) for v, spec in enumerate(self.config.crops())]
+            n, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+            u = uniforms(keys, tuple(range(len(crops))), _SLOTS)                  # (V, N, slots): every draw at once
+            masked = x.device.type != "cpu" if self.masked is None else self.masked
+            views: list[torch.Tensor] = []
+            # the views of one size as one batch of (stop - start) * N images
+            for start, stop in group_views(crops, key=lambda spec: spec.size):
+                group = tuple(range(start, stop))
+                p = self._draw(u[start:stop], group, h, w)
+                size = crops[start].size
+                blur, solar = any(crops[v].blur > 0 for v in group), any(crops[v].solarize > 0 for v in group)
+                # selecting (the CPU): pieces of whole views of about _CACHE_FLOATS pixels, which stay in the cache
+                step = len(group) if masked else max(1, _CACHE_FLOATS // (n * x.shape[1] * size * size))
+                for a in range(0, len(group), step):
+                    b = min(a + step, len(group))
+                    rows = slice(a * n, b * n)
+                    y = self._render(x, ViewParams(**{f.name: getattr(p, f.name)[rows] for f in fields(p)}),
+                                     size, blur, solar)
+                    views.extend(y.view(b - a, n, *y.shape[1:]).unbind(0))
+            return views
 
     def __repr__(self) -> str:
-        return f"BatchedMultiCrop({self.config!r}, seed={self.seed})"
+        return f"BatchedMultiCrop({self.config!r}, seed={self.seed}, masked={self.masked})"
 
 
 class KeyedImages(Dataset):
