@@ -6,20 +6,29 @@ The same as ``spherecode study --config study.toml [--shard i/k] [--dry-run]``:
 >>> from spherecode.study import load_study, run_study            # doctest: +SKIP
 >>> results = run_study(load_study("experiments/studies/cpu_synthetic.toml"))  # doctest: +SKIP
 >>> print(format_summary(results.rows))                              # doctest: +SKIP
+>>> print(report(results.rows).format())     # paired effects, 95 % CIs   # doctest: +SKIP
 
 See :mod:`.config` for the TOML format, :mod:`.plan` for the runs and shards, :mod:`.runner` for
-resuming, and :mod:`.results` for the table's columns.
+resuming, and :mod:`.results` for the table's columns, :mod:`.reporting` for the effects with
+confidence intervals (statistics in :mod:`.effects`).
 """
 
 from __future__ import annotations
 
 from .config import HEADS, LABELLINGS, CodebookSpec, StudyConfig, load_study, study_from_dict
 from .plan import Plan, Run, parse_shard, plan_study, shard_runs
+from .effects import Correlation, Interval, PairedDifference, paired_difference, spearman_interval, t_interval
+from .reporting import METRICS, StudyReport, report
 from .results import COLUMNS, StudyResults, collect, format_summary, read_csv, summarise, write_results
 from .runner import class_mean_embeddings, pixel_mean_similarity, run_status, run_study
 
 __all__ = [
     "COLUMNS",
+    "Correlation",
+    "Interval",
+    "METRICS",
+    "PairedDifference",
+    "StudyReport",
     "HEADS",
     "LABELLINGS",
     "CodebookSpec",
@@ -34,11 +43,15 @@ __all__ = [
     "parse_shard",
     "pixel_mean_similarity",
     "plan_study",
+    "paired_difference",
     "read_csv",
+    "report",
     "run_status",
     "run_study",
     "shard_runs",
+    "spearman_interval",
     "study_from_dict",
     "summarise",
+    "t_interval",
     "write_results",
 ]
