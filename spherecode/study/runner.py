@@ -30,7 +30,7 @@ import numpy as np
 
 from ..codebook import Codebook
 from ..errors import SpherecodeError
-from .config import StudyConfig
+from .config import TRAINER_RELABELLING, StudyConfig
 from .plan import Plan, Run, parse_shard, plan_study, shard_runs
 from .results import RESULT, StudyResults, collect, result_row, write_results
 
@@ -150,16 +150,17 @@ def base_codebook(config: StudyConfig, run: Run, classes: int) -> Codebook:
 
 def labelled_codebook(config: StudyConfig, run: Run, cb: Codebook, structure: ClassStructure,
                       trainer_config: Any, log: Log) -> Codebook:
-    """``cb`` with the run's labelling as its stored permutation (``learned``: none, the identity start)."""
+    """``cb`` with the run's labelling as its stored permutation (``learned``, ``dynamic``: none, the
+    identity start that the trainer changes)."""
     from ..relabel import relabel
 
     labelling = run.labelling
+    if TRAINER_RELABELLING[str(labelling)] != "fixed":
+        return cb.with_permutation(None)
     if labelling == "identity":
         return cb.with_permutation(np.arange(cb.n))
     if labelling == "random":
         return relabel(cb, "random", seed=run.seed)
-    if labelling == "learned":
-        return cb.with_permutation(None)
     if labelling == "semantic":
         assert run.codebook is not None
         path = config.out_dir / CODEBOOKS / f"{run.codebook.name}.semantic.npz"
@@ -230,7 +231,7 @@ def trainer_config(config: StudyConfig, run: Run, codebook_path: Path | None) ->
     updates: dict[str, Any] = {"head": run.head, "seed": run.seed, "out": str(run.folder), "progress": False}
     if run.head == "prototype":
         updates.update({"codebook": str(codebook_path), "dim": None,
-                        "relabelling": "learned" if run.labelling == "learned" else "fixed",
+                        "relabelling": TRAINER_RELABELLING[str(run.labelling)],
                         "relabel_penalty": config.learned_penalty if run.labelling == "learned" else 0.0})
     else:
         updates.update({"codebook": None, "relabelling": "none"})
