@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpherecodeError, check_choice, check_int
+from ..errors import SpherecodeError, check_choice, check_int, check_seed
 from ..train.config import TrainConfig, from_dict
 
 try:
@@ -190,7 +190,7 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
         unknown = sorted(set(entry) - known)
         if unknown:
             raise SpherecodeError(f"Unknown config key '{where}.{unknown[0]}'; valid keys: {', '.join(sorted(known))}.")
-        seed = check_int(f"{where}.seed", entry.get("seed", 0))
+        seed = check_seed(f"{where}.seed", entry.get("seed", 0))
         params = entry.get("params", {})
         if not isinstance(params, dict):
             raise SpherecodeError(f"Config key '{where}.params' must be a table, e.g. {{ steps = 300 }}.")
@@ -207,6 +207,7 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
             continue
         methods = _listed(entry, "method", "methods", where)
         dims = [check_int(f"{where}.dims", d, minimum=1) for d in _listed(entry, "dim", "dims", where)]
+        _check_params(methods, params, where)
         if "name" in entry and len(methods) * len(dims) != 1:
             raise SpherecodeError(f"Config key '{where}.name' names one codebook, but the table makes "
                                   f"{len(methods) * len(dims)}; leave 'name' out.")
@@ -216,6 +217,21 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
                 specs.append(CodebookSpec(name=name, method=str(method), dim=dim, seed=seed, params=dict(params),
                                           labellings=labellings))
     return specs
+
+
+def _check_params(methods: list[Any], params: dict[str, Any], where: str) -> None:
+    """Every method is known and every parameter belongs to at least one of the table's methods."""
+    from ..constructions import get_construction
+
+    known: set[str] = set()
+    for method in methods:
+        if not isinstance(method, str):
+            raise SpherecodeError(f"Config key '{where}.methods' must list construction names, not {method!r}.")
+        known |= set(get_construction(method).parameters())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SpherecodeError(f"Config key '{where}.params.{unknown[0]}' is not a parameter of {', '.join(methods)}; "
+                              f"valid: {', '.join(sorted(known)) or 'none'}.")
 
 
 def _listed(entry: dict[str, Any], one: str, many: str, where: str) -> list[Any]:
@@ -257,7 +273,9 @@ def study_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) ->
     train = _merge(train, data.get("train") or {})
     for key in ("seeds",):
         if key in study:
-            study[key] = [check_int(f"study.{key}", s) for s in study[key]]
+            if not isinstance(study[key], list):
+                raise SpherecodeError(f"Config key 'study.{key}' must be a list, e.g. [0, 1, 2].")
+            study[key] = [check_seed(f"study.{key}", s) for s in study[key]]
     for key in ("labellings", "heads"):
         if key in study and not isinstance(study[key], list):
             raise SpherecodeError(f"Config key 'study.{key}' must be a list, e.g. [\"identity\", \"random\"].")

@@ -22,10 +22,11 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,21 +111,47 @@ def collect(out_dir: str | Path, plan: Plan | None = None) -> list[dict[str, Any
 
 
 def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write rows with the :data:`COLUMNS` header atomically (temporary file, then rename)."""
+    """Write rows with the :data:`COLUMNS` header atomically (:func:`spherecode.files.atomic_write`)."""
+    from ..files import atomic_write
+
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_write(p, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
         writer.writeheader()
         writer.writerows([{k: "" if r.get(k) is None else r.get(k) for k in COLUMNS} for r in rows])
-    os.replace(tmp, p)
     return p
 
 
+#: Lock file that serialises rebuilds of results.csv by concurrent shards.
+RESULTS_LOCK = ".results.lock"
+
+
+@contextlib.contextmanager
+def _rebuild_lock(out_dir: Path) -> Iterator[None]:
+    """Wait for, then hold, an exclusive ``flock`` on ``out_dir/.results.lock`` (skipped without flock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(out_dir / RESULTS_LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        except OSError:  # a file system without flock: rebuild unlocked
+            pass
+        yield  # closing the file releases the lock
+
+
 def write_results(out_dir: str | Path, plan: Plan | None = None) -> list[dict[str, Any]]:
-    """Rebuild ``out_dir/results.csv`` from the run folders; returns the rows."""
-    rows = collect(out_dir, plan)
-    write_csv(rows, Path(out_dir) / CSV_NAME)
+    """Rebuild ``out_dir/results.csv`` from the run folders; returns the rows.
+
+    Shards that finish at the same time rebuild one after the other (a lock), so the file written
+    last holds every result written before it.
+    """
+    out = Path(out_dir)
+    with _rebuild_lock(out):
+        rows = collect(out, plan)
+        write_csv(rows, out / CSV_NAME)
     return rows
 
 
