@@ -144,7 +144,7 @@ def run_with_executor(config: StudyConfig, options: ExecutorOptions,
     k = options.shards
     folder = Path(options.folder) if options.folder is not None else config.out_dir / JOBS
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=options.kind)
+    executor = submitit.AutoExecutor(folder=folder, cluster=options.kind)
     executor.update_parameters(**submitit_parameters(options, config.name))
     shards = [(i, k) for i in range(1, k + 1)]
     jobs = executor.map_array(ShardJob(), [config] * k, shards)
