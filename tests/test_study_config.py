@@ -73,3 +73,25 @@ def test_glyphs_study_config_expresses_labellings_per_dimension():
     assert {("orthoplex", 50), ("orthoplex", 100), ("simplex", 99), ("rm", 64), ("rm", 128), ("bch", 63),
             ("bch", 127)} <= methods and ("orthoplex", 25) not in methods
     assert sum(r.head == "linear" for r in plan.runs) == 3
+
+
+def test_a_dynamic_study_run_trains_with_the_trainers_dynamic_relabelling(tmp_path):
+    from spherecode import Codebook
+    from spherecode.study import run_study
+
+    choices = ModelConfig.__dataclass_fields__["relabelling"].metadata.get("choices") or ()
+    if "dynamic" not in choices:
+        pytest.skip("the trainer does not accept relabelling = 'dynamic' yet")
+    data = {"study": {"name": "dyn", "out": str(tmp_path / "s"), "seeds": [0], "labellings": ["dynamic"],
+                      "hierarchy": "data"},
+            "codebooks": [{"method": "orthoplex", "dim": 4}],
+            "train": {"data": {"spec": "synthetic:classes=8,per_class=6,test_per_class=3,image_size=8,superclasses=2",
+                               "batch_size": 8, "workers": 0},
+                      "model": {"arch": "resnet10", "width": 4, "assign_every": 2},
+                      "run": {"epochs": 1, "device": "cpu"}}}
+    result = run_study(study_from_dict(data), log=None)
+    (row,) = result.rows
+    assert row["labelling"] == "dynamic" and row["epochs"] == 1 and row["spearman"] is not None
+    folder = tmp_path / "s" / "runs" / "orthoplex-d4__dynamic__seed0"
+    assert Codebook.load(folder / "codebook.npz").permutation is None  # the identity start
+    assert 'relabelling = "dynamic"' in (folder / "config.toml").read_text()
