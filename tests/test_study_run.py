@@ -94,16 +94,19 @@ def test_slurm_executor_submits_one_array_job(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "out" / "runs").exists()  # nothing ran here
 
 
-def test_executor_mistakes_are_one_line(tmp_path, capsys):
+def test_executor_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
     config = write_toml(tmp_path / "s.toml", tmp_path / "out")
     base = ["study", "--config", str(config)]
     assert main(base + ["--executor", "slurm"]) == 2  # no --shards
     assert main(base + ["--executor", "local", "--partition", "gpu"]) == 2
     assert main(base + ["--executor", "local", "--shard", "1/2"]) == 2
     assert main(base + ["--executor", "local", "--shards", "0"]) == 2
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun: not a Slurm cluster
+    assert main(base + ["--executor", "slurm", "--shards", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("spherecode study: error: Argument '--") for line in err)
+    assert len(err) == 5 and all(line.startswith("spherecode study: error: Argument '--") for line in err)
     assert "--shards" in err[0] and "Slurm option" in err[1] and "--shards K" in err[2]
+    assert "could not submit to slurm" in err[4] and "srun" in err[4]
 
 
 # ------------------------------------------------------------------------------- dry-run checks

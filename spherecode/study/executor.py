@@ -27,6 +27,7 @@ Examples:
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,10 +145,16 @@ def run_with_executor(config: StudyConfig, options: ExecutorOptions,
     k = options.shards
     folder = Path(options.folder) if options.folder is not None else config.out_dir / JOBS
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    executor = submitit.AutoExecutor(folder=folder, cluster=options.kind)
-    executor.update_parameters(**submitit_parameters(options, config.name))
     shards = [(i, k) for i in range(1, k + 1)]
-    jobs = executor.map_array(ShardJob(), [config] * k, shards)
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster=options.kind)
+        executor.update_parameters(**submitit_parameters(options, config.name))
+        jobs = executor.map_array(ShardJob(), [config] * k, shards)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:  # no srun/sbatch here, sbatch refused
+        detail = getattr(exc, "output", None) or str(exc)
+        detail = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+        raise SpherecodeError(f"Argument '--executor': could not submit to {options.kind}: "
+                              f"{' '.join(detail.split()) or type(exc).__name__}") from None
     say(f"study {config.name}: submitted {k} shard(s) to {options.kind} (job {jobs[0].job_id.split('_')[0]}); "
         f"logs in {folder}")
     if not options.wait:
@@ -156,14 +163,22 @@ def run_with_executor(config: StudyConfig, options: ExecutorOptions,
 
     plan = plan_study(config, study_classes(config))
     total, last = len(plan.runs), None
-    while not all(j.done() for j in jobs):
-        done = sum((r.folder / RESULT).is_file() for r in plan.runs)
-        running = sum(j.state in ("RUNNING", "COMPLETING") for j in jobs)
-        line = f"  {done}/{total} runs finished; shards: {sum(j.done() for j in jobs)} done, {running} running"
-        if line != last:
-            say(line)
-            last = line
-        time.sleep(options.poll_s)
+    try:
+        while not all(j.done() for j in jobs):
+            done = sum((r.folder / RESULT).is_file() for r in plan.runs)
+            running = sum(j.state in ("RUNNING", "COMPLETING") for j in jobs)
+            line = f"  {done}/{total} runs finished; shards: {sum(j.done() for j in jobs)} done, {running} running"
+            if line != last:
+                say(line)
+                last = line
+            time.sleep(options.poll_s)
+    except (KeyboardInterrupt, SystemExit):
+        if options.kind == "local":  # local jobs would outlive this process: stop them (rerun to resume)
+            for j in jobs:
+                j.cancel(check=False)
+        else:
+            say(f"stopped waiting; the array job {jobs[0].job_id.split('_')[0]} keeps running (scancel to stop it)")
+        raise
     failed = []
     for (i, _), j in zip(shards, jobs):
         exc = j.exception()
