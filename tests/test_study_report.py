@@ -110,7 +110,11 @@ def test_report_recovers_a_planted_labelling_effect_and_a_null_codebook_effect()
 def test_rank_correlation_never_pools_dimensions():
     rows = planted()
     rep = report(rows)
-    assert {(r.dim, r.labelling) for r in rep.correlations} == {(10, "identity"), (10, "semantic")}
+    assert {(r.dim, r.labelling) for r in rep.correlations} == {(10, "identity"), (10, "semantic"), (10, "all")}
+    both = [r for r in rows if r["dim"] == 10]
+    every = next(r for r in rep.correlations if r.labelling == "all").correlation
+    assert every.n == 30 and every.rho == pytest.approx(stats.spearmanr([r["s_max"] for r in both],
+                                                                        [r["best_top1"] for r in both]).statistic)
     d10 = [r for r in rows if r["dim"] == 10 and r["labelling"] == "identity"]
     ref = stats.spearmanr([r["s_max"] for r in d10], [r["best_top1"] for r in d10]).statistic
     got = next(r for r in rep.correlations if r.labelling == "identity").correlation

@@ -9,9 +9,10 @@ r"""The study's answer with uncertainty: paired effects and within-dimension ran
   (the worst-separated one, largest :math:`s_{\max}`) with the same labelling; and every prototype
   cell minus the linear head. A seed that one side lacks is dropped and listed;
 - **rank correlation** of :math:`s_{\max}` with the metric, Spearman over the runs of one
-  dimension and one labelling (dimensions are never pooled: a larger d changes more than the
-  separation), with a percentile bootstrap interval over seeds (:func:`.effects.spearman_interval`,
-  seeded: the same bytes every run).
+  dimension and one labelling, and over the runs of all labellings of one dimension (``all``);
+  dimensions are never pooled (a larger d changes more than the separation). Each with a
+  percentile bootstrap interval over seeds (:func:`.effects.spearman_interval`, seeds resampled
+  within each (codebook, labelling) cell; seeded: the same bytes every run).
 
 An effect whose interval excludes 0 is marked ``*``. With one seed there is no interval, and the
 report says so.
@@ -41,6 +42,8 @@ from .effects import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Correlation, Interval,
 METRICS = ("best_top1", "final_top1", "best_top5", "final_top5")
 #: The labelling every other labelling is compared with.
 BASELINE_LABELLING = "identity"
+#: The rank correlation over the runs of every labelling of one dimension.
+ALL_LABELLINGS = "all"
 #: What each kind of effect compares.
 EFFECT_KINDS = {
     "labelling": "labelling minus identity, same codebook",
@@ -111,8 +114,8 @@ class StudyReport:
         return {
             "metric": self.metric, "level": self.level,
             "interval": "Student t over seeds (paired by seed for effects)",
-            "correlation_interval": f"percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of seeds within "
-                                    f"codebooks, generator seed {BOOTSTRAP_SEED}",
+            "correlation_interval": f"percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the seeds of each "
+                                    f"(codebook, labelling) cell, generator seed {BOOTSTRAP_SEED}",
             "cells": [{"head": c.head, "codebook": c.codebook, "labelling": c.labelling, "dim": c.dim,
                        "s_max": c.s_max, "seeds": list(c.seeds), **(iv(c.interval) or {})} for c in self.cells],
             "effects": [{"kind": e.kind, "a": e.a, "b": e.b, "context": e.context, "dim": e.dim,
@@ -151,7 +154,7 @@ class StudyReport:
                              + (_fmt(e.diff) if e.diff else "no seed in common"))
         if self.correlations:
             lines += ["", f"Spearman rho of s_max with {self.metric} within one dimension and labelling "
-                          f"({pct} % percentile bootstrap over seeds within codebooks, {BOOTSTRAP_RESAMPLES} resamples):",
+                          f"({pct} % percentile bootstrap, {BOOTSTRAP_RESAMPLES} resamples of the seeds of each cell):",
                       f"  {'d':>4}  {'labelling':<12}{'codebooks':>10}{'runs':>6}  rho [{pct} % CI]"]
             for r in self.correlations:
                 c = r.correlation
@@ -263,17 +266,18 @@ def report(rows: Iterable[dict[str, Any]] | str | Path, metric: str = "best_top1
 
     correlations: list[RankCorrelation] = []
     for d in dims:
-        for lab in labellings:
-            members = [c for c in proto if c.dim == d and c.labelling == lab and c.s_max is not None]
-            if len(members) < 2:
+        for lab in [*labellings, ALL_LABELLINGS] if len(labellings) > 1 else labellings:
+            members = [c for c in proto if c.dim == d and c.s_max is not None
+                       and (lab == ALL_LABELLINGS or c.labelling == lab)]
+            if len({c.codebook for c in members}) < 2:
                 continue
             x, y, g = [], [], []
             for c in members:
                 for v in seeds_of[(c.head, c.codebook, c.labelling)].values():
                     x.append(c.s_max)
                     y.append(v)
-                    g.append(c.codebook)
-            correlations.append(RankCorrelation(d, str(lab), tuple(str(c.codebook) for c in members),
+                    g.append((c.codebook, c.labelling))  # resample seeds within each cell
+            correlations.append(RankCorrelation(d, str(lab), tuple(dict.fromkeys(str(c.codebook) for c in members)),
                                                 spearman_interval(x, y, g, level)))
 
     dropped = [e for e in effects if e.diff is not None and e.diff.dropped]
