@@ -184,7 +184,7 @@ def test_a_second_process_of_the_same_shard_is_refused_and_a_killed_one_does_not
     folder = tmp_path / "out" / "shards" / "1-of-1"
     folder.mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from spherecode.files import RunLock; "
-                               f"RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                               f"lock = RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     try:
         assert holder.stdout.readline().strip() == "held"
