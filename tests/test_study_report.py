@@ -165,3 +165,10 @@ def test_study_report_command_text_and_json_same_bytes_every_run(tmp_path, capsy
     assert main(["study"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("spherecode study: error:") for line in err) and "--config" in err[-1]
+
+
+@pytest.mark.parametrize("argv", [["study", "--help"], ["study", "report", "--help"]])
+def test_study_help_renders(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0 and "usage: spherecode study" in capsys.readouterr().out

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ssub = p.add_subparsers(dest="study_action", metavar="{report}")
     r = ssub.add_parser(
-        "report", help="paired effects with 95 % confidence intervals from a study's results.csv",
+        "report", help="paired effects with 95 %% confidence intervals from a study's results.csv",
         description="Per cell the mean and Student t interval over seeds; paired by seed: each labelling minus "
                     "identity, each codebook minus the worst-separated one of its dimension, prototype minus "
                     "linear head; Spearman's rho of s_max with accuracy within one dimension (bootstrap interval, "
