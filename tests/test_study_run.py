@@ -107,6 +107,11 @@ def test_executor_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
     assert len(err) == 5 and all(line.startswith("spherecode study: error: Argument '--") for line in err)
     assert "--shards" in err[0] and "Slurm option" in err[1] and "--shards K" in err[2]
     assert "could not submit to slurm" in err[4] and "srun" in err[4]
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(base + ["--executor", "local", "--gpus", "1"]) == 2  # no GPU here
+        assert "--gpus' asks for 1 GPU(s) per shard but this machine has 0" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------- dry-run checks

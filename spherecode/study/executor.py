@@ -16,7 +16,8 @@ are refused (:func:`~spherecode.study.runner.run_study` locks ``OUT/shards/I-of-
 Flags map onto submitit's parameters (:func:`submitit_parameters`): ``--time`` to ``timeout_min``,
 ``--cpus`` to ``cpus_per_task``, ``--gpus`` to ``gpus_per_node`` (one task per node), ``--mem``
 to ``mem_gb``, ``--partition`` to ``slurm_partition`` and ``--array-parallelism`` to
-``slurm_array_parallelism``.
+``slurm_array_parallelism``. Local shards with ``--gpus G`` get their own G devices each
+(``CUDA_VISIBLE_DEVICES``, :func:`local_gpus`).
 
 Examples:
     >>> submitit_parameters(ExecutorOptions("slurm", shards=8, partition="gpu", time_min=600, gpus=1, cpus=8),
@@ -104,6 +105,27 @@ def submitit_parameters(options: ExecutorOptions, name: str) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def local_gpus(shards: int, per_shard: int, available: int) -> list[tuple[int, ...]]:
+    """The GPUs of each local shard: ``per_shard`` devices each, in turn over the ``available`` ones.
+
+    With more shards than GPU groups, shards share devices (round robin).
+
+    >>> local_gpus(4, 1, 4), local_gpus(3, 2, 4)
+    ([(0,), (1,), (2,), (3,)], [(0, 1), (2, 3), (0, 1)])
+    """
+    if per_shard > available:
+        raise SpherecodeError(f"Argument '--gpus' asks for {per_shard} GPU(s) per shard but this machine has "
+                              f"{available}.")
+    groups = available // per_shard
+    return [tuple((i % groups) * per_shard + j for j in range(per_shard)) for i in range(shards)]
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def _submitit() -> Any:
     try:
         import submitit
@@ -146,17 +168,29 @@ def run_with_executor(config: StudyConfig, options: ExecutorOptions,
     folder = Path(options.folder) if options.folder is not None else config.out_dir / JOBS
     config.out_dir.mkdir(parents=True, exist_ok=True)
     shards = [(i, k) for i in range(1, k + 1)]
+    params = submitit_parameters(options, config.name)
     try:
-        executor = submitit.AutoExecutor(folder=folder, cluster=options.kind)
-        executor.update_parameters(**submitit_parameters(options, config.name))
-        jobs = executor.map_array(ShardJob(), [config] * k, shards)
+        if options.kind == "local":
+            executor = submitit.LocalExecutor(folder=folder)
+            if options.gpus:
+                jobs = []
+                for shard, gpus in zip(shards, local_gpus(k, options.gpus, _cuda_devices())):
+                    executor.update_parameters(**params, visible_gpus=gpus)
+                    jobs.append(executor.submit(ShardJob(), config, shard))
+            else:
+                executor.update_parameters(**params)
+                jobs = executor.map_array(ShardJob(), [config] * k, shards)
+        else:
+            executor = submitit.AutoExecutor(folder=folder, cluster=options.kind)
+            executor.update_parameters(**params)
+            jobs = executor.map_array(ShardJob(), [config] * k, shards)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:  # no srun/sbatch here, sbatch refused
         detail = getattr(exc, "output", None) or str(exc)
         detail = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
         raise SpherecodeError(f"Argument '--executor': could not submit to {options.kind}: "
                               f"{' '.join(detail.split()) or type(exc).__name__}") from None
-    say(f"study {config.name}: submitted {k} shard(s) to {options.kind} (job {jobs[0].job_id.split('_')[0]}); "
-        f"logs in {folder}")
+    ids = ", ".join(j.job_id for j in jobs) if options.kind == "local" else jobs[0].job_id.split("_")[0]
+    say(f"study {config.name}: submitted {k} shard(s) to {options.kind} (job {ids}); logs in {folder}")
     if not options.wait:
         return None
     from .runner import study_classes
