@@ -29,7 +29,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 #: Bootstrap resamples of :func:`spearman_interval` and the seed of its generator.
 BOOTSTRAP_RESAMPLES = 2000
@@ -77,6 +76,8 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Int
     mean = float(x.mean())
     if x.size == 1:
         return Interval(mean, None, None, 1, None)
+    from scipy import stats
+
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf((1.0 + level) / 2.0, x.size - 1) * sd / np.sqrt(x.size))
     return Interval(mean, mean - half, mean + half, int(x.size), sd)
@@ -143,6 +144,8 @@ def spearman_interval(x: Sequence[float], y: Sequence[float], groups: Sequence[o
     distinct ``x`` values, or constant ``y``, :math:`\rho` is ``None``; with one run per group
     there is no interval.
     """
+    from scipy import stats
+
     level = check_level(level)
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if not xs.shape == ys.shape == (len(groups),):
