@@ -12,7 +12,9 @@ For every run of the (shard of the) plan :func:`run_study`
 4. rebuilds ``OUT/results.csv`` from every run folder after each run (:mod:`.results`).
 
 A killed study is therefore restarted by running the same command again; disjoint shards
-(``shard=(i, k)``) may run at the same time on different machines or GPUs into one folder.
+(``shard=(i, k)``) may run at the same time on different machines or GPUs into one folder
+(:mod:`.executor` starts them as jobs), while a second process of the same shard is refused
+(:func:`shard_lock`). Before any training the study is checked as in a dry run (:mod:`.checks`).
 """
 
 from __future__ import annotations
@@ -133,10 +135,7 @@ def base_codebook(config: StudyConfig, run: Run, classes: int) -> Codebook:
         from .checks import check_codebook_file
 
         check_codebook_file(spec.file, classes)
-        cb = Codebook.load(spec.file)
-        if cb.n != classes:
-            raise SpherecodeError(f"Codebook file '{spec.file}' has N = {cb.n} prototypes but the data has {classes} classes.")
-        return cb.with_permutation(None)
+        return Codebook.load(spec.file).with_permutation(None)
     path = config.out_dir / CODEBOOKS / f"{spec.name}.npz"
     if path.is_file():
         return Codebook.load(path)
@@ -321,7 +320,7 @@ def run_study(config: StudyConfig, *, shard: str | tuple[int, int] | None = None
     config.out_dir.mkdir(parents=True, exist_ok=True)
     with shard_lock(config.out_dir, part):
         structure = class_structure(config, train_set, config.out_dir)
-        todo = [s for s in statuses if s.status != "done"]
+        todo = [s for s in (run_status(r) for r in mine) if s.status != "done"]
         say(f"study {config.name}: {len(plan.runs)} runs, shard {part[0]}/{part[1]} has {len(mine)}, "
             f"{len(mine) - len(todo)} already done")
         for k, st in enumerate(todo, 1):
