@@ -30,7 +30,7 @@ labellings, heads and seeds::
 Labellings (class ``y`` uses prototype ``c_{pi(y)}``; :mod:`spherecode.relabel`):
 ``identity``, ``random`` (a new permutation per seed), ``semantic`` (quadratic assignment to a
 class similarity from ``hierarchy`` or ``similarity``), ``assignment`` (linear assignment of the
-class-mean embeddings of a short warm-up run, ``assignment_warmup`` epochs, to the prototypes) and
+class-mean embeddings of a short warm-up run, ``assignment_warmup`` epochs, to the prototypes),
 ``learned`` (a Sinkhorn relaxation trained with the network) and ``dynamic`` (the trainer's
 dynamic label-to-prototype assignment, Ebrahimi et al. 2024, its options in ``[train.model]``).
 
