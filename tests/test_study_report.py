@@ -139,6 +139,28 @@ def test_report_handles_one_seed_and_missing_pairs():
         report(rows, metric="loss")
     with pytest.raises(SpherecodeError, match="two results"):
         report(rows + rows[:1])
+    with pytest.raises(SpherecodeError, match="expected an integer seed and a number"):
+        report([{**rows[0], "seed": None}])
+    with pytest.raises(SpherecodeError, match="expected an integer seed and a number"):
+        report([{**rows[0], "best_top1": "high"}])
+    with pytest.raises(SpherecodeError, match="no finished run"):
+        report([])
+
+
+def test_plot_study_bars_are_the_t_intervals():
+    from spherecode.plots import plot_study
+
+    rows = planted()
+    fig = plot_study(rows)
+    cells = {(g["labelling"], round(100 * g["best_top1_low"], 6), round(100 * g["best_top1_high"], 6))
+             for g in summarise(rows) if g["head"] == "prototype"}
+    bars = set()
+    for coll in fig.axes[0].collections:
+        for seg in getattr(coll, "get_segments", lambda: [])():
+            if len(seg) == 2 and seg[0][0] == seg[1][0]:  # a vertical error bar
+                bars.add((round(min(seg[0][1], seg[1][1]), 6), round(max(seg[0][1], seg[1][1]), 6)))
+    assert {(lo, hi) for _, lo, hi in cells} <= bars
+    assert "t interval" in fig.axes[0].get_ylabel()
 
 
 def test_summary_has_t_intervals():

@@ -216,12 +216,16 @@ def report(rows: Iterable[dict[str, Any]] | str | Path, metric: str = "best_top1
             missing += 1
             continue
         key = _key(r)
+        seed, value = r.get("seed"), r[metric]
+        if isinstance(seed, bool) or not isinstance(seed, int) or isinstance(value, (bool, str)) \
+                or not isinstance(value, (int, float)):
+            raise SpherecodeError(f"Argument 'rows': run {r.get('run')!r} has seed {seed!r} and {metric} {value!r}; "
+                                  "expected an integer seed and a number (a study's results.csv).")
         cell = seeds_of.setdefault(key, {})
-        seed = int(r["seed"])
         if seed in cell:
             raise SpherecodeError(f"Argument 'rows': two results for {'/'.join(str(k) for k in key if k)} with seed "
                                   f"{seed} (rows of two studies mixed?).")
-        cell[seed] = float(r[metric])
+        cell[seed] = float(value)
         info.setdefault(key, {"dim": r.get("dim"), "s_max": r.get("s_max")})
     if not seeds_of:
         raise SpherecodeError(f"Argument 'rows' has no finished run with a value of '{metric}'.")
