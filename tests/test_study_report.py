@@ -184,9 +184,12 @@ def test_study_report_command_text_and_json_same_bytes_every_run(tmp_path, capsy
     assert data["metric"] == "best_top1" and {e["kind"] for e in data["effects"]} == {"labelling", "codebook", "head"}
     assert main(["study", "report", str(path), "--metric", "loss"]) == 2
     assert main(["study", "report", str(tmp_path / "none.csv")]) == 2
+    assert main(["study", "report", str(tmp_path)]) == 2
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["study", "report", str(tmp_path / "bin.csv")]) == 2
     assert main(["study"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("spherecode study: error:") for line in err) and "--config" in err[-1]
+    assert len(err) == 5 and all(line.startswith("spherecode study: error:") for line in err) and "--config" in err[-1]
 
 
 @pytest.mark.parametrize("argv", [["study", "--help"], ["study", "report", "--help"]])

@@ -160,14 +160,20 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     from ..errors import SpherecodeError
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise SpherecodeError(f"Argument 'path': results file '{p}' does not exist.")
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = sorted({"head", "codebook", "labelling", "seed", "best_top1"} - set(reader.fieldnames or []))
-        if missing:
-            raise SpherecodeError(f"Argument 'path': '{p}' is not a study results CSV (no column {', '.join(missing)}).")
-        return [{k: _parse(v) for k, v in r.items()} for r in reader]
+    if not p.is_file():  # a folder, a FIFO, a device
+        raise SpherecodeError(f"Argument 'path': '{p}' is not a regular file (a study's results.csv).")
+    try:
+        with open(p, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = sorted({"head", "codebook", "labelling", "seed", "best_top1"} - set(reader.fieldnames or []))
+            if missing:
+                raise SpherecodeError(f"Argument 'path': '{p}' is not a study results CSV (no column "
+                                      f"{', '.join(missing)}).")
+            return [{k: _parse(v) for k, v in r.items()} for r in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SpherecodeError(f"Argument 'path': '{p}' is not a readable CSV ({type(exc).__name__}).") from None
 
 
 def _parse(text: str | None) -> Any:
