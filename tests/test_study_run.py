@@ -181,7 +181,6 @@ def test_dry_run_passes_a_good_study_and_writes_nothing(tmp_path, capsys):
 
 # --------------------------------------------------------------------------------------- locks
 def test_a_second_process_of_the_same_shard_is_refused_and_a_killed_one_does_not_block(tmp_path, capsys):
-    pytest.importorskip("spherecode.files", minversion=None)
     from spherecode import files
 
     if not hasattr(files, "RunLock"):
