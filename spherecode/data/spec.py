@@ -14,7 +14,8 @@ r"""Parse a dataset spec string into a dataset: ``NAME`` or ``NAME:ARGUMENTS`` (
                                        split from held-out fonts: keys ``seed``, ``size``, ``per_class``
                                        (150), ``test_per_class`` (50), ``noise`` (12)
 ``synthetic[:key=value,...]``          generated class patterns plus noise: ``classes``, ``per_class``,
-                                       ``test_per_class``, ``image_size``, ``noise``, ``seed``; a class tree: ``superclasses``, ``fine``
+                                       ``test_per_class``, ``image_size``, ``noise``, ``nuisance``, ``seed``;
+                                       a class tree: ``superclasses``, ``fine``
 =====================================  ==========================================================
 
 Examples:
@@ -38,7 +39,7 @@ from .dataset import ImageDataset
 SPEC_HELP = ("cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, "
              "glyphs[:key=value,...], synthetic[:key=value,...]")
 SYNTHETIC_KEYS = {"classes": int, "per_class": int, "test_per_class": int, "image_size": int,
-                  "noise": float, "seed": int, "superclasses": int, "fine": float}
+                  "noise": float, "seed": int, "superclasses": int, "fine": float, "nuisance": float}
 DIGIT_KEYS = {"seed": int, "test_fraction": float}
 GLYPH_KEYS = {"seed": int, "size": int, "per_class": int, "test_per_class": int, "noise": float}
 FOLDER_KEYS = {"size": int, "norm": str, "mean": str, "std": str, "flip": int}
