@@ -3,7 +3,8 @@
 Builds the set (CPU seconds of the rendering, no cache), then trains each recipe with `spherecode
 train`'s defaults (SGD lr 0.1, momentum 0.9, weight decay 5e-4, cosine schedule, batch 128) changing
 only the architecture, width, image size, training images per class and epochs; the prototype head
-uses an orthoplex codebook (N = 100, d = 50: every pair at 90 degrees or opposite). Everything runs
+uses an orthoplex codebook by default (N = 100, d = 50: every pair at 90 degrees or opposite;
+``--method``/``--dim`` choose another, e.g. ``--method random --dim 10``). Everything runs
 in this one process on one thread; times are CPU seconds (``time.process_time``), so a busy machine
 does not inflate them. The table gives, per recipe and head, the CPU seconds per epoch and in all
 (with the evaluations) and the top-1 accuracy on the training split's last epoch (augmented) and on
@@ -40,7 +41,8 @@ def build_time(size: int, per_class: int) -> tuple[float, int]:
     return time.process_time() - start, len(arrays["labels"])
 
 
-def run(recipe: str, head: str, epochs: int | None, seed: int, extra: dict[str, Any]) -> dict[str, Any]:
+def run(recipe: str, head: str, epochs: int | None, seed: int, extra: dict[str, Any], method: str = "orthoplex",
+        dim: int = 50) -> dict[str, Any]:
     """Train one recipe and head; CPU seconds and accuracies."""
     from spherecode.constructions import generate
     from spherecode.data.spec import build_dataset
@@ -55,7 +57,7 @@ def run(recipe: str, head: str, epochs: int | None, seed: int, extra: dict[str, 
     with tempfile.TemporaryDirectory() as tmp:
         if head == "prototype":
             updates["codebook"] = str(Path(tmp) / "codebook.npz")
-            generate(100, 50, "orthoplex").save(updates["codebook"])
+            generate(100, dim, method, seed=0).save(updates["codebook"])
         updates["out"] = str(Path(tmp) / "run")
         build_dataset(updates["spec"], "train")  # rendered or read from the cache outside the timing
         start = time.process_time()
@@ -71,6 +73,8 @@ def main() -> None:
     p.add_argument("--heads", nargs="+", default=["linear", "prototype"], choices=["linear", "prototype"])
     p.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="orthoplex", help="codebook construction of the prototype head")
+    p.add_argument("--dim", type=int, default=50, help="codebook dimension d")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra training settings (numbers)")
     args = p.parse_args()
     import torch
@@ -78,7 +82,7 @@ def main() -> None:
     torch.set_num_threads(1)
     extra = {k: float(v) if "." in v or "e" in v else int(v) for k, v in (s.split("=", 1) for s in args.set)}
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread, "
-          f"load {os.getloadavg()[0]:.1f}")
+          f"load {os.getloadavg()[0]:.1f}; prototype codebook {args.method} d = {args.dim}")
     for size, per_class in sorted({(RECIPES[r][2], RECIPES[r][3]) for r in args.recipes}):
         seconds, n = build_time(size, per_class)
         print(f"build: {n:,} images of {size} px (100 classes, {per_class} + 50 per class): {seconds:.1f} CPU s",
@@ -87,7 +91,7 @@ def main() -> None:
           f"{'CPU s/epoch':>11} {'CPU s':>6} {'train top1':>10} {'test top1':>9}")
     for recipe in args.recipes:
         for head in args.heads:
-            r = run(recipe, head, args.epochs, args.seed, extra)
+            r = run(recipe, head, args.epochs, args.seed, extra, args.method, args.dim)
             arch, width, size, per_class, _ = RECIPES[recipe]
             print(f"{recipe:<11} {arch:<9} {width:>5} {size:>4} {per_class:>11} {head:<9} {r['epochs']:>6} "
                   f"{r['cpu_s_epoch']:>11.1f} {r['cpu_s']:>6.1f} {r['train_top1']:>9.1f}% {r['test_top1']:>8.1f}%",
