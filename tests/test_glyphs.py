@@ -137,3 +137,13 @@ def test_a_tiny_network_learns_glyphs_above_chance(cache, tmp_path):
     history = fit(cfg, log=lambda s: None)
     assert history[-1]["loss"] < history[0]["loss"] - 0.05
     assert history[-1]["val_top1"] >= 0.02
+
+
+def test_the_cpu_glyphs_study_config_loads():
+    from pathlib import Path
+
+    from spherecode.study.config import load_study
+
+    cfg = load_study(Path(__file__).resolve().parents[1] / "experiments" / "studies" / "cpu_glyphs.toml")
+    assert cfg.train.data.spec.startswith("glyphs:") and cfg.hierarchy == "data"
+    assert (cfg.train.model.arch, cfg.train.model.width, cfg.train.run.epochs) == ("resnet10", 8, 8)
