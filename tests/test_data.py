@@ -9,6 +9,7 @@ import torch
 
 from fixtures_data import cifar_meta, genuine_meta, write_cifar_folder, write_cifar_targz, write_image_folder
 from spherecode.data import AugmentedDataset, ShardedSampler, build_dataset
+from spherecode.data.dataset import sample_seed
 from spherecode.data import transforms as T
 from spherecode.data.cifar import CIFAR100
 from spherecode.data.imagenet import ImageFolder
@@ -101,6 +102,30 @@ def test_synthetic_is_deterministic_and_split_differs():
     t = build_dataset("synthetic:classes=3,per_class=4,image_size=8,test_per_class=2", "test")
     assert len(t) == 6 and torch.equal(a.image(5), b.image(5))
     assert not torch.equal(a.image(0), t.image(0)) and a.label(0) == t.label(0)
+
+
+def test_synthetic_nuisance_makes_the_default_set_overlap_and_zero_keeps_the_old_images():
+    import numpy as np
+
+    from spherecode.data.synthetic import SyntheticImages
+
+    def nearest_mean_accuracy(**kw):
+        train, test = SyntheticImages(per_class=30, split="train", **kw), SyntheticImages(per_class=10, split="test", **kw)
+        x = torch.stack([train.image(i) for i in range(len(train))]).flatten(1).double()
+        means = torch.stack([x[torch.from_numpy(train.labels == k)].mean(0) for k in range(train.num_classes)])
+        xt = torch.stack([test.image(i) for i in range(len(test))]).flatten(1).double()
+        return (torch.cdist(xt, means).argmin(1).numpy() == test.labels).mean()
+
+    assert nearest_mean_accuracy(nuisance=0.0) == 1.0  # separable before any training
+    assert nearest_mean_accuracy() < 0.97
+    old = SyntheticImages(num_classes=3, per_class=2, image_size=8, nuisance=0.0)
+    g = torch.Generator().manual_seed(sample_seed(0, 10**6, 4))
+    x = (old.templates[old.label(4)] + 24.0 * torch.randn(3, 8, 8, generator=g)).round_().clamp_(0, 255)
+    assert torch.equal(old.image(4), x.to(torch.uint8))
+    # CIFAR-100-shaped: 100 classes in 20 superclasses of 5, a tree for the semantic labelling
+    c100 = build_dataset("synthetic:classes=100,superclasses=20,per_class=1", "train")
+    tree = c100.hierarchy()
+    assert tree.graph["classes"] == c100.class_names and np.bincount(c100.superclass_of).tolist() == [5] * 20
 
 
 # ------------------------------------------------------------------ transforms

@@ -9,7 +9,7 @@ import pytest
 from spherecode.train.config import override
 from spherecode.train.pretrain import PretrainConfig
 
-SPEC = "synthetic:classes=4,per_class=16,test_per_class=8,image_size=8"
+SPEC = "synthetic:classes=4,per_class=16,test_per_class=8,image_size=8,nuisance=0"  # an easy problem
 TINY = {"spec": SPEC, "arch": "resnet10", "width": 4, "batch_size": 32, "workers": 0, "n_local": 2,
         "proj_hidden": 32, "proj_dim": 16, "proj_layers": 2, "knn_k": 10, "lr": 3e-3, "progress": False,
         "hypersolid_block_size": 16, "hydes_block_size": 16}

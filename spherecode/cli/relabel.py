@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="semantic, assignment, random or identity (default: semantic with --hierarchy/--similarity, "
                         "assignment with --means)")
     p.add_argument("--hierarchy", metavar="NAME|FILE",
-                   help="class hierarchy: cifar100 (built in), an edge list or JSON (docs/relabelling.md)")
+                   help="class hierarchy: cifar100 or glyphs (built in), an edge list or JSON (docs/relabelling.md)")
     p.add_argument("--similarity", metavar="FILE", help="class similarity matrix, N x N (.npy or .csv)")
     p.add_argument("--means", metavar="FILE", help="class-mean embeddings, N x d (.npy or .csv), for --strategy assignment")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

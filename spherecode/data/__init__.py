@@ -1,4 +1,4 @@
-"""Datasets (CIFAR-100, ImageNet folders, synthetic), torch transforms and loaders; never downloads."""
+"""Datasets (CIFAR-100, ImageNet folders, digits, glyphs, synthetic), torch transforms and loaders; never downloads."""
 
 from .dataset import AugmentedDataset, ImageDataset
 from .loader import ShardedSampler, make_loader

