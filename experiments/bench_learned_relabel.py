@@ -8,7 +8,8 @@ permutation (spherecode.relabel.metrics), and the fraction of classes whose prot
 from the identity start. Rows: identity, semantic (QAP to the tree: the reference), and the learned
 relabelling (a) with the old defaults (start margin 1 at tau 0.1 = ``relabel_init_mass`` 0.99914,
 no annealing, the network's learning rate), (b) with only the soft start (mass 1/2), (c) with the
-new defaults (soft start, temperature annealed 0.1 -> 0.001, logit lr x 0.1). Mean +- std over seeds.
+new defaults (soft start, temperature annealed 0.1 -> 0.001, logit lr x 0.1); and the dynamic
+assignment (DL2PA: class memory, linear assignment once per epoch, from the identity). Mean +- std over seeds.
 
 Run:  OMP_NUM_THREADS=1 PYTHONPATH=. python experiments/bench_learned_relabel.py [--epochs 10] [--seeds 0 1 2]
 """
@@ -46,7 +47,8 @@ def variants(penalty: float) -> list[tuple[str, str, dict[str, Any]]]:
                                                   "relabel_lr_scale": 1.0, "relabel_penalty": penalty}),
             ("learned, soft start only", "learned", {"relabel_final_temperature": None, "relabel_lr_scale": 1.0,
                                                      "relabel_penalty": penalty}),
-            ("learned, new defaults", "learned", {"relabel_penalty": penalty})]
+            ("learned, new defaults", "learned", {"relabel_penalty": penalty}),
+            ("dynamic (DL2PA)", "identity", {"relabelling": "dynamic"})]
 
 
 def one_run(out: Path, label: str, labelling: str, updates: dict[str, Any], seed: int, epochs: int) -> dict[str, Any]:

@@ -177,11 +177,36 @@ def test_cli_train_then_resume(tmp_path, cli):
 
 
 def test_linear_head_trains(tmp_path):
-    tr = Trainer(tiny_config(tmp_path, head="linear", epochs=12, codebook=None, eval_every=0), log=lambda s: None)
+    tr = Trainer(tiny_config(tmp_path, head="linear", epochs=12, lr=0.1, codebook=None, eval_every=0), log=lambda s: None)
     history = tr.fit()
     assert history[-1]["loss"] < history[0]["loss"] / 2, [h["loss"] for h in history]
     loader = make_loader(tr.task.eval_dataset(tr.train_set), 16, shuffle=False, pad=False)
     assert evaluate_model(tr.raw_model, loader, 4, torch.device("cpu")).top1 >= 0.9  # chance: 0.25
+
+
+def test_linear_head_front_end_standardises_by_default(tmp_path):
+    from torch import nn
+
+    from spherecode.nn.heads import LinearHead
+    from spherecode.train.task import SupervisedTask
+
+    def model(**extra):
+        cfg = tiny_config(tmp_path, head="linear", codebook=None, **extra)
+        return Trainer(cfg, log=lambda s: None).raw_model
+
+    default, raw, proj = model(), model(dim=0), model(dim=6)
+    assert isinstance(default.head.norm, nn.BatchNorm1d) and not default.head.norm.affine
+    assert isinstance(default.encoder.projection, nn.Identity)
+    assert isinstance(raw.head.norm, nn.Identity) and isinstance(raw.encoder.projection, nn.Identity)
+    assert isinstance(proj.head.norm, nn.Identity) and proj.head.linear.in_features == 6
+    assert isinstance(model(norm="group").head.norm, nn.GroupNorm)
+    # the standardised logits: W (f - mean) / std + b over the batch, against a direct formula
+    head = LinearHead(5, 3, norm="batch").train()
+    f = torch.randn(16, 5) * 3 + 7
+    ref = ((f - f.mean(0)) / torch.sqrt(f.var(0, unbiased=False) + 1e-5)) @ head.linear.weight.t() + head.linear.bias
+    assert torch.allclose(head(f), ref, atol=1e-5)
+    with pytest.raises(SpherecodeError, match="'--dim' 0"):
+        SupervisedTask(tiny_config(tmp_path, dim=0), Trainer(tiny_config(tmp_path), log=lambda s: None).train_set)
 
 
 @pytest.mark.parametrize("name", ["cifar100_resnet18_prototype", "cifar100_resnet18_linear",

@@ -105,7 +105,7 @@ class ModelConfig(EncoderConfig):
     assign_every: int | None = _f(None, "dynamic relabelling: reassign classes to prototypes every this many steps "
                                   "(default: once per epoch, after its evaluation)", min=1)
     dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; "
-                               "linear: default LINEAR_DEFAULT; 0: none, the raw pooled features)", min=0)
+                               "linear: none, the head standardises the pooled features; 0: the raw pooled features)", min=0)
 
 
 @dataclass

@@ -318,9 +318,10 @@ class SupervisedTask(Task):
             self._relabeller = relabeller
             head: nn.Module = PrototypeHead(self.codebook, m.temperature, m.relabelling, relabeller)
             self._head = head
-        else:
-            encoder = Encoder(backbone, dim=m.dim)
-            head = LinearHead(encoder.out_dim, self.num_classes)
+        else:  # the linear head standardises its input unless a projection (dim) or raw features (dim 0) are asked
+            encoder = Encoder(backbone, dim=m.dim or None)
+            norm = getattr(backbone, "norm", "batch") if m.dim is None else "none"
+            head = LinearHead(encoder.out_dim, self.num_classes, norm=norm)
         return Classifier(encoder, head)
 
     def _dynamic_head(self) -> PrototypeHead | None:
