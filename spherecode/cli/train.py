@@ -32,6 +32,11 @@ def add_config_flags(p: argparse.ArgumentParser, cfg_type: type | None = None) -
             group.add_argument(flag_of(name, f), dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=helptext)
 
 
+def add_force_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="start over in an --out folder that holds a run, or overwrite files there the trainer did not write")
+
+
 def collect_overrides(args: argparse.Namespace, cfg_type: type | None = None) -> dict[str, Any]:
     from ..train.config import TrainConfig, field_table
 
@@ -45,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="TOML recipe (see experiments/configs/)")
     p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run from its checkpoint (RUN_DIR, a checkpoint file, or --out when given bare)")
+    add_force_flag(p)
     add_config_flags(p)
     p.set_defaults(run=run_train)
 
@@ -88,10 +94,12 @@ def fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
     if resume is not None:
         if args.config:
             raise SpherecodeError("Arguments '--resume' and '--config' exclude each other: a resumed run uses its stored config.")
+        if args.force:
+            raise SpherecodeError("Arguments '--resume' and '--force' exclude each other: --force starts a run over.")
         trainer = Trainer(cfg_type(), resume=resume, overrides=overrides)
     else:
         cfg = load_toml(args.config, cfg_type) if args.config else cfg_type()
-        trainer = Trainer(cfg, overrides=overrides)
+        trainer = Trainer(cfg, overrides=overrides, force=args.force)
     trainer.fit()
     return 0
 

@@ -37,7 +37,9 @@ from ..data.resident import resident_loader
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError, check_choice
 from . import distributed
-from .checkpoint import CHECKPOINT, METRICS, load_run, rng_state, save_checkpoint, set_rng_state
+from ..files import RunLock
+from .checkpoint import (BEST, CHECKPOINT, CONFIG_HEADER, METRICS, check_new_run_folder, checkpoint_path, load_run,
+                         rng_state, save_checkpoint, set_rng_state)
 from .config import default_workers, override, to_toml
 from .registry import build_task
 from .schedule import Schedule
@@ -49,9 +51,6 @@ OPTIMIZERS = ("sgd", "adamw", "lars")
 #: re-plans the schedule's end and is said in the log).
 RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "progress", "log_every", "eval_every", "eval_batch_size",
                        "compile", "out", "checkpoint_every", "keep_best", "pipeline")
-#: The first line of a config.toml the trainer wrote (a file without it is the user's, never overwritten).
-CONFIG_HEADER = "# spherecode run config, written by the trainer (the checkpoint holds the same; edit a copy)"
-BEST = "best.pt"
 
 Log = Callable[[str], None]
 
@@ -127,24 +126,71 @@ class Trainer:
     Everything that can be wrong with the user's input (data path, codebook size or dimension,
     device, precision, run directory, warm-up, epochs) raises :class:`SpherecodeError` from the
     constructor, before any training step.
+
+    The run directory is locked (:class:`~spherecode.files.RunLock`) from the constructor until
+    :meth:`fit` returns (or :meth:`close`): a second trainer on the same folder is refused in one
+    line. ``force``: start a new run in a folder that holds one, or overwrite files the trainer did
+    not write (:func:`~spherecode.train.checkpoint.check_new_run_folder`).
     """
 
     def __init__(self, config: Any, resume: str | Path | None = None,
                  overrides: dict[str, Any] | None = None, log: Log | None = None,
-                 codebook: Codebook | None = None) -> None:
+                 codebook: Codebook | None = None, force: bool = False) -> None:
         self.checkpoint: dict[str, Any] | None = None
         self.resume_dir = None
         self.notes: list[str] = []
         self.codebook = codebook
+        self.force = force
+        self._lock: RunLock | None = None
+        self._made_dir: Path | None = None
+        try:
+            self._setup(config, resume, overrides, log)
+        except BaseException:
+            self.close(failed=True)
+            raise
+
+    def _lock_dir(self, folder: Path) -> None:
+        """Create (when new) and lock the run directory; rank 0 only (the other ranks never write there)."""
+        if self._lock is not None or int(os.environ.get("RANK", "0")) != 0:
+            return
+        if folder.exists() and not folder.is_dir():
+            raise SpherecodeError(f"Argument '--out': '{folder}' is a file; give a run directory.")
+        if not folder.exists():
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise SpherecodeError(f"Argument '--out': cannot create '{folder}' ({exc.strerror}).") from None
+            self._made_dir = folder
+        self._lock = RunLock(folder, "--out").acquire()
+
+    def close(self, failed: bool = False) -> None:
+        """Release the run directory's lock (``failed``: also remove the directory if this trainer made it
+        and nothing was written there)."""
+        if self._lock is not None:
+            self._lock.release()
+            if failed and self._made_dir is not None:
+                self._lock.path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    self._made_dir.rmdir()
+            self._lock = None
+
+    def _setup(self, config: Any, resume: str | Path | None, overrides: dict[str, Any] | None,
+               log: Log | None) -> None:
         if resume is not None:
+            out = (overrides or {}).get("out")
+            self._lock_dir(Path(out) if out else checkpoint_path(resume).parent)
             run = load_run(resume, build_model=False)
+            if not isinstance(run.config, type(config)):
+                raise SpherecodeError(f"Argument '--resume': '{resume}' is {run.describe()}, not a run of this command "
+                                      f"({type(config).__name__}); continue it with `spherecode "
+                                      f"{'pretrain' if run.task_name == 'pretrain' else 'train'} --resume`.")
             self.checkpoint = run.state
             stored = run.config
             bad = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
             if bad:
                 raise SpherecodeError(f"Cannot change {', '.join(bad)} when resuming (the run would no longer be the same); "
                                       f"allowed: {', '.join(RESUMABLE_OVERRIDES)}.")
-            if codebook is not None:
+            if self.codebook is not None:
                 raise SpherecodeError("Argument 'codebook': a resumed run uses the codebook stored in its checkpoint.")
             resume_dir = run.path.parent
             config = override(stored, {"out": str(resume_dir), **(overrides or {})})
@@ -162,6 +208,8 @@ class Trainer:
         elif overrides:
             config = override(config, overrides)
         self.config = cfg = config
+        if cfg.run.out and resume is None:
+            self._lock_dir(Path(cfg.run.out))
         self.dist, self.device = distributed.setup(cfg.run.device)
         self.log: Log = log if log is not None else (print if self.dist.is_main else (lambda s: None))
         try:
@@ -213,12 +261,7 @@ class Trainer:
         same_dir = (self.resume_dir is not None and self.run_dir is not None
                     and self.run_dir.resolve() == self.resume_dir.resolve())
         if self.run_dir is not None and not same_dir:  # every rank checks, so all of them stop together
-            if self.run_dir.is_file():
-                raise SpherecodeError(f"Argument '--out': '{self.run_dir}' is a file; give a run directory.")
-            taken = [f for f in (CHECKPOINT, METRICS) if (self.run_dir / f).exists()]
-            if taken:
-                raise SpherecodeError(f"Argument '--out': '{self.run_dir}' already holds a run ({', '.join(taken)}); "
-                                      "pass --resume to continue it, or choose a new directory.")
+            self.notes += check_new_run_folder(self.run_dir, self.force)
         distributed.barrier(dist)  # no rank writes into the run directory before all have checked it
         self.train_set: ImageDataset = build_dataset(cfg.data.spec, "train")
         self.eval_set: ImageDataset | None = build_dataset(cfg.data.spec, "test") if cfg.run.eval_every else None
@@ -450,6 +493,7 @@ class Trainer:
             if self.tb_writer is not None:
                 self.tb_writer.close()
             distributed.teardown(self.dist)
+            self.close()
         return self.history
 
 
