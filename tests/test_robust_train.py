@@ -144,3 +144,129 @@ def test_a_full_disk_while_saving_the_checkpoint_says_so(tmp_path, cli, monkeypa
     code, _, err = cli(*tiny_args(tmp_path / "run"))
     line = one_error_line(code, err)
     assert "the disk is full" in line and "checkpoint.pt" in line
+
+
+# ------------------------------------------------------------------- configs
+@pytest.mark.parametrize("section, line, message", [
+    ("optim", 'lr = "0.1"', r"'optim.lr' \(--lr\) must be a number, not '0.1'"),
+    ("run", "seed = 1.5", "must be an integer, not 1.5"),
+    ("run", "epochs = 1e12", "must be an integer"),
+    ("run", "epochs = 1000000000000", "must be at most 100000"),
+    ("optim", 'milestones = "5"', "must be a list of integers"),
+    ("optim", "milestones = [5, 2]", "strictly increasing"),
+    ("optim", "lr = 1e400", "must be a finite number"),
+    ("optim", "nesterov = 1", "must be true or false"),
+    ("run", 'task = "pretrain"', "must be one of supervised"),
+])
+def test_config_values_are_typed_strictly(tmp_path, cli, section, line, message):
+    import re
+
+    (tmp_path / "c.toml").write_text(f"[{section}]\n{line}\n")
+    code, _, err = cli("train", "--config", str(tmp_path / "c.toml"))
+    assert re.search(message, one_error_line(code, err)), err
+
+
+def test_pretrain_config_with_the_supervised_task_is_refused(tmp_path, cli):
+    (tmp_path / "c.toml").write_text('[run]\ntask = "supervised"\n')
+    code, _, err = cli("pretrain", "--config", str(tmp_path / "c.toml"))
+    assert "must be one of pretrain" in one_error_line(code, err)
+
+
+def test_flags_are_parsed_from_text_and_checked():
+    cfg = override(TrainConfig(), {"lr": "0.5", "milestones": "2,5", "seed": "3"})
+    assert (cfg.optim.lr, cfg.optim.milestones, cfg.run.seed) == (0.5, [2, 5], 3)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--workers", "100000"], "must be at most 256"),
+    (["--milestones", "5,2"], "strictly increasing"),
+    (["--milestones", "-1"], "must be at least 1"),
+    (["--lr", "1e400"], "finite"),
+    (["--pipeline", "device", "--device", "cpu"], "--pipeline' device holds the data on a CUDA device"),
+    (["--data", "synthetic:noise=nan"], "noise must be a finite number"),
+    (["--data", "synthetic:noise=-5"], "noise must be at least 0"),
+    (["--data", "synthetic:seed=-1"], "seed must be at least 0"),
+    (["--data", "mnist:seed=-1"], "seed must be at least 0"),
+    (["--data", "synthetic:classes=100000"], "at most 10000 classes"),
+    (["--data", "synthetic:image_size=100000"], "needs about .* TB"),
+    (["--data", "folder:nowhere,size=100000"], "size must be between 8 and 1024"),
+    (["--width", "100000"], "--width': training resnet10 of width 100000 .* needs about .* TB"),
+])
+def test_impossible_settings_are_one_line_within_seconds(tmp_path, cli, flags, message):
+    import re
+
+    start = time.perf_counter()
+    code, _, err = cli("train", "--data", "synthetic:classes=4,per_class=8,image_size=8", "--arch", "resnet10",
+                       "--head", "linear", "--epochs", "1", "--workers", "0", "--out", str(tmp_path / "run"), *flags)
+    assert re.search(message, one_error_line(code, err)), err
+    assert time.perf_counter() - start < 10 and not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------------- data
+def _cifar(tmp_path: Path, labels=None, names=None) -> Path:
+    import pickle
+
+    from fixtures_data import cifar_meta, write_cifar_folder
+
+    write_cifar_folder(tmp_path, cifar_meta())
+    folder = tmp_path / "cifar-100-python"
+    if labels is not None:
+        d = pickle.loads((folder / "train").read_bytes(), encoding="latin1")
+        d["fine_labels"] = labels + d["fine_labels"][len(labels):]
+        (folder / "train").write_bytes(pickle.dumps(d, protocol=2))
+    if names is not None:
+        (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": names, "coarse_label_names": []}, protocol=2))
+    return tmp_path
+
+
+@pytest.mark.parametrize("labels, names, message", [
+    ([-1], None, "negative label -1"),
+    (["cat"], None, "must be a list of integer labels"),
+    ([1.5], None, "must be a list of integer labels"),
+    (None, "abc", "must be a list of class names"),
+])
+def test_malformed_cifar_files_are_refused_in_one_line(tmp_path, labels, names, message):
+    from spherecode.data.cifar import CIFAR100
+
+    root = _cifar(tmp_path, labels, names)
+    with pytest.raises(SpherecodeError, match=message):
+        CIFAR100(root, "train")
+
+
+def test_an_image_over_the_pixel_limit_is_refused_with_its_size(tmp_path, cli):
+    from fixtures_data import write_image_folder
+    from PIL import Image
+
+    write_image_folder(tmp_path / "img", classes=("a", "b"), per_class=1)
+    Image.new("1", (10_000, 9_000)).save(tmp_path / "img" / "train" / "a" / "huge.png")
+    code, _, err = cli("train", "--data", f"folder:{tmp_path / 'img'}", "--arch", "resnet10", "--width", "4",
+                       "--head", "linear", "--epochs", "1", "--workers", "0")
+    assert "10000 x 9000 pixels" in one_error_line(code, err)
+
+
+def test_class_folders_without_images_give_the_error_alone(tmp_path, cli):
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / "img" / split / cls).mkdir(parents=True)
+    code, _, err = cli("train", "--data", f"folder:{tmp_path / 'img'}", "--workers", "0")
+    assert "holds no images" in one_error_line(code, err)
+
+
+# ------------------------------------------------------------ wrong kind of run
+def test_resume_and_evaluate_refuse_the_wrong_kind_of_run(tmp_path, cli):
+    run = tmp_path / "run"
+    code, _, err = cli("pretrain", "--data", "synthetic:classes=4,per_class=8,image_size=8", "--arch", "resnet10",
+                       "--width", "4", "--proj-hidden", "16", "--proj-dim", "8", "--n-local", "0", "--batch-size", "8",
+                       "--epochs", "1", "--eval-every", "0", "--workers", "0", "--out", str(run), "--no-progress")
+    assert code == 0, err
+    code, _, err = cli("train", "--resume", str(run), "--epochs", "2")
+    assert "spherecode pretrain --resume" in one_error_line(code, err)
+    sup = tmp_path / "sup"
+    assert cli(*tiny_args(sup))[0] == 0
+    code, _, err = cli("pretrain", "--resume", str(sup), "--epochs", "2")
+    assert "spherecode train --resume" in one_error_line(code, err)
+    state = load_checkpoint(sup)
+    state["model"] = {k: v[..., :1] if v.ndim else v for k, v in state["model"].items()}
+    torch.save(state, sup / "checkpoint.pt")
+    code, _, err = cli("evaluate", str(sup), "--device", "cpu")
+    assert "weights do not fit the model" in one_error_line(code, err)

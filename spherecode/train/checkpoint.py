@@ -170,6 +170,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
+def load_weights(model: Any, weights: Any, path: str | Path) -> None:
+    """Load a checkpoint's ``weights`` into ``model``; weights of other names or shapes (a checkpoint
+    edited or written by another version) are refused in one line naming ``path``."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else type(exc).__name__)
+        raise SpherecodeError(f"Checkpoint '{path}': its weights do not fit the model it describes ({detail[:200]}).") from None
+
+
 @dataclass
 class DataInfo:
     """The training set as described in a checkpoint: enough to rebuild the model without the data."""
@@ -255,6 +266,6 @@ def load_run(path: str | Path, device: str | Any = "cpu", ema: bool = False, bui
             if not isinstance(state.get("ema"), dict):
                 raise SpherecodeError(f"Checkpoint '{p}' holds no EMA weights (the run had no --ema-decay).")
             weights = state["ema"]
-        model.load_state_dict(weights)
+        load_weights(model, weights, p)
         model.to(device)
     return Run(path=p, config=config, task=task, model=model, data=data, state=state)

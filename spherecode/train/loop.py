@@ -34,12 +34,13 @@ from ..codebook import Codebook
 from ..data.dataset import ImageDataset
 from ..data.loader import DeviceLoader, make_loader, split_normalize
 from ..data.resident import resident_loader
+from ..budget import check_memory, training_bytes
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError, check_choice
 from . import distributed
 from ..files import RunLock
 from .checkpoint import (BEST, CHECKPOINT, CONFIG_HEADER, METRICS, check_new_run_folder, checkpoint_path, load_run,
-                         rng_state, save_checkpoint, set_rng_state)
+                         load_weights, rng_state, save_checkpoint, set_rng_state)
 from .config import default_workers, override, to_toml
 from .registry import build_task
 from .schedule import Schedule
@@ -245,6 +246,9 @@ class Trainer:
     def _build(self) -> None:
         cfg, dist = self.config, self.dist
         self.amp_dtype = resolve_amp(cfg.run.amp, self.device)
+        if cfg.data.pipeline == "device" and self.device.type != "cuda":
+            raise SpherecodeError(f"Argument '--pipeline' device holds the data on a CUDA device; this run is on "
+                                  f"{self.device}: use --pipeline auto or workers.")
         check_choice("optimizer", cfg.optim.optimizer, OPTIMIZERS)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -272,10 +276,15 @@ class Trainer:
         extra = {"codebook": self.codebook} if self.codebook is not None else {}
         self.task: Task = build_task(cfg, self.train_set, ck["task_state"] if ck else None, **extra)
 
+        check_memory(training_bytes(self.task.build_model, self.batch_per_rank, self.train_set.image_size,
+                                    2 + (cfg.optim.ema_decay is not None)),
+                     f"training {cfg.model.arch} of width {cfg.model.width} on batches of {self.batch_per_rank} images "
+                     f"of side {self.train_set.image_size}", "--width", self.device,
+                     "use a smaller --width, --batch-size or image size")
         seed_everything(cfg.run.seed)
         raw = self.task.build_model()
         if ck is not None:
-            raw.load_state_dict(ck["model"])
+            load_weights(raw, ck["model"], self.resume_dir or "the checkpoint")
         raw.to(self.device)
         self.channels_last = cfg.run.channels_last and self.device.type == "cuda"
         if self.channels_last:
@@ -294,7 +303,7 @@ class Trainer:
         o = cfg.optim
         self.ema = EMA(raw, o.ema_decay) if o.ema_decay is not None else None
         if self.ema is not None and ck is not None and isinstance(ck.get("ema"), dict):
-            self.ema.model.load_state_dict(ck["ema"])
+            load_weights(self.ema.model, ck["ema"], self.resume_dir or "the checkpoint")
 
         groups = self.task.param_groups(raw)
         if not o.decay_norm_bias:
