@@ -270,3 +270,16 @@ def test_resume_and_evaluate_refuse_the_wrong_kind_of_run(tmp_path, cli):
     torch.save(state, sup / "checkpoint.pt")
     code, _, err = cli("evaluate", str(sup), "--device", "cpu")
     assert "weights do not fit the model" in one_error_line(code, err)
+
+
+# ------------------------------------------------------------------ progress
+def test_progress_without_a_terminal_is_a_line_every_interval(tmp_path, monkeypatch, capsys):
+    import spherecode.train.progress as progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    history = fit(tiny(tmp_path, progress=True, log_every=1), log=print)
+    out, err = capsys.readouterr()
+    steps = [line for line in err.splitlines() if line.startswith("epoch 1/1: step ")]
+    assert len(steps) == 4 and "loss" in steps[-1] and "left" in steps[-1]  # 32 images, batch 8
+    assert out.splitlines()[-1].startswith("epoch 1 ") and out.splitlines()[-1].endswith(" s")
+    assert len(history) == 1

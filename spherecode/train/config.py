@@ -173,7 +173,7 @@ class RunConfig:
     log_every: int = _f(20, "update the progress bar every this many steps", min=1)
     tensorboard: bool = _f(False, "also write the epoch metrics as TensorBoard scalars to RUN_DIR/tensorboard "
                            "(needs the 'tensorboard' extra; metrics.jsonl stays the record)")
-    progress: bool = _f(True, "show a progress bar (rank 0, when stderr is a terminal)")
+    progress: bool = _f(True, "show progress on stderr (rank 0): a bar on a terminal, else a line every 30 s")
 
 
 @dataclass

@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -393,13 +392,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def _progress(self, epoch: int) -> Any:
-        show = self.config.run.progress and self.dist.is_main and sys.stderr.isatty()
-        if not show:
-            return None
-        from tqdm import tqdm
+        from .progress import epoch_progress
 
-        return tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.config.run.epochs}", leave=False,
-                    dynamic_ncols=True)
+        return epoch_progress(self.steps_per_epoch, f"epoch {epoch + 1}/{self.config.run.epochs}",
+                              self.config.run.progress and self.dist.is_main)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training set; returns the epoch's training metrics, the mean learning rate
@@ -439,7 +435,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 if step % max(1, cfg.run.log_every) == 0:
-                    bar.set_postfix(loss=f"{float(out.loss):.4f}", lr=f"{self.schedule.current:.3g}")
+                    bar.set_postfix(loss=f"{float(out.loss.detach()):.4f}", lr=f"{self.schedule.current:.3g}")
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
@@ -518,7 +514,9 @@ def format_record(record: dict[str, Any]) -> str:
             parts.append(f"lr {v:.4g}")
         elif k == "images_per_s":
             parts.append(f"{v:.0f} img/s")
-        elif k != "epoch_time_s":
+        elif k == "epoch_time_s":
+            parts.append(f"{v:.1f} s")
+        else:
             parts.append(f"{k} {v:.4f}")
     return "  ".join(parts)
 
