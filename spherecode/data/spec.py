@@ -100,9 +100,11 @@ def _folder(arg: str, split: str) -> ImageDataset:
     path, *items = arg.split(",")
     p = parse_params("folder", items, FOLDER_KEYS)
     size = p.get("size", 32)
-    if not 8 <= size <= MAX_FOLDER_SIZE:
-        raise SpherecodeError(f"Argument '--data': folder parameter size must be between 8 and {MAX_FOLDER_SIZE} "
-                              f"pixels, not {size} (a batch of 128 images of side {size} takes "
+    if size < 8:
+        raise SpherecodeError(f"Argument '--data': folder parameter size must be at least 8, not {size}.")
+    if size > MAX_FOLDER_SIZE:
+        raise SpherecodeError(f"Argument '--data': folder parameter size must be at most {MAX_FOLDER_SIZE} pixels, "
+                              f"not {size} (one batch of 128 float images of side {size} would take "
                               f"{format_bytes(128 * 3 * 4 * size * size)}).")
     if p.get("flip", 1) not in (0, 1):
         raise SpherecodeError(f"Argument '--data': folder parameter flip must be 0 or 1, not {p['flip']}.")

@@ -72,8 +72,9 @@ class DataConfig:
     workers: int | None = _f(None, "data-loading worker processes per rank (default: min(4, CPUs - 1))", min=0,
                              max=MAX_WORKERS)
     pipeline: str = _f("auto", "input pipeline: device (whole dataset as one uint8 tensor on the training device, "
-                       "batched crop/flip there) | workers (per-sample loader) | auto (device for CIFAR-style "
-                       "in-memory data with the standard crop/flip, else workers)", choices=("auto", "device", "workers"))
+                       "CPU or GPU, batched crop/flip there; also the faster path on a CPU) | workers (per-sample "
+                       "loader) | auto (device for CIFAR-style in-memory data with the standard crop/flip, else "
+                       "workers)", choices=("auto", "device", "workers"))
 
 
 @dataclass

@@ -245,9 +245,6 @@ class Trainer:
     def _build(self) -> None:
         cfg, dist = self.config, self.dist
         self.amp_dtype = resolve_amp(cfg.run.amp, self.device)
-        if cfg.data.pipeline == "device" and self.device.type != "cuda":
-            raise SpherecodeError(f"Argument '--pipeline' device holds the data on a CUDA device; this run is on "
-                                  f"{self.device}: use --pipeline auto or workers.")
         check_choice("optimizer", cfg.optim.optimizer, OPTIMIZERS)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
