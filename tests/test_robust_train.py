@@ -282,3 +282,58 @@ def test_progress_without_a_terminal_is_a_line_every_interval(tmp_path, monkeypa
     assert len(steps) == 4 and "loss" in steps[-1] and "left" in steps[-1]  # 32 images, batch 8
     assert out.splitlines()[-1].startswith("epoch 1 ") and out.splitlines()[-1].endswith(" s")
     assert len(history) == 1
+
+
+# -------------------------------------------------------------- config fuzz
+def _fields(cfg_type):
+    from spherecode.train.config import field_table
+
+    return [(sec, f.name, tp) for _, (sec, f, tp) in field_table(cfg_type).items()]
+
+
+def _toml_values():
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True),
+                       st.text(max_size=8), st.sampled_from(["0.1", "5", "auto", "cosine", "1e400", "-1", ""]))
+    return st.one_of(scalar, st.lists(scalar, max_size=3), st.dictionaries(st.text(max_size=3), scalar, max_size=2))
+
+
+@pytest.mark.parametrize("kind", ["train", "pretrain"])
+def test_fuzz_config_values_are_typed_or_refused_naming_the_key(kind):
+    """Any value of any TOML type for any key: a config whose every field has its declared type, or one
+    SpherecodeError line naming that key and its flag."""
+    import dataclasses
+    import typing
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from spherecode.train.config import _base_type, from_dict
+    from spherecode.train.pretrain_config import PretrainConfig
+
+    cfg_type = TrainConfig if kind == "train" else PretrainConfig
+    fields = _fields(cfg_type)
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(fields), _toml_values())
+    def check(field, value):
+        sec, name, tp = field
+        try:
+            cfg = from_dict({sec: {name: value}}, cfg_type)
+        except SpherecodeError as exc:
+            msg = str(exc)
+            assert f"'{sec}.{name}'" in msg and "\n" not in msg, msg
+            return
+        got = getattr(getattr(cfg, sec), name)
+        base, optional = _base_type(tp)
+        if typing.get_origin(base) is list:
+            assert isinstance(got, list) and all(type(v) is int for v in got)
+        elif base in (bool, int, float, str):
+            assert type(got) is base, (sec, name, value, got)
+        if isinstance(got, float):
+            assert got == got and abs(got) != float("inf")
+        assert dataclasses.is_dataclass(cfg)
+
+    check()
