@@ -29,15 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..budget import check_memory, training_bytes
 from ..codebook import Codebook
 from ..data.dataset import ImageDataset
 from ..data.loader import DeviceLoader, make_loader, split_normalize
 from ..data.resident import resident_loader
-from ..budget import check_memory, training_bytes
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError, check_choice
-from . import distributed
 from ..files import RunLock
+from . import distributed
 from .checkpoint import (BEST, CHECKPOINT, CONFIG_HEADER, METRICS, check_new_run_folder, checkpoint_path, load_run,
                          load_weights, rng_state, save_checkpoint, set_rng_state)
 from .config import default_workers, override, to_toml
@@ -180,7 +180,7 @@ class Trainer:
             out = (overrides or {}).get("out")
             self._lock_dir(Path(out) if out else checkpoint_path(resume).parent)
             run = load_run(resume, build_model=False)
-            if not isinstance(run.config, type(config)):
+            if config is not None and not isinstance(run.config, type(config)):
                 raise SpherecodeError(f"Argument '--resume': '{resume}' is {run.describe()}, not a run of this command "
                                       f"({type(config).__name__}); continue it with `spherecode "
                                       f"{'pretrain' if run.task_name == 'pretrain' else 'train'} --resume`.")
