@@ -272,7 +272,8 @@ class Trainer:
         extra = {"codebook": self.codebook} if self.codebook is not None else {}
         self.task: Task = build_task(cfg, self.train_set, ck["task_state"] if ck else None, **extra)
 
-        check_memory(training_bytes(self.task.build_model, self.batch_per_rank, self.train_set.image_size,
+        check_memory(training_bytes(self.task.build_model, min(self.batch_per_rank, len(self.train_set)),
+                                    self.train_set.image_size,
                                     2 + (cfg.optim.ema_decay is not None), 0.5 if self.amp_dtype else 1.0),
                      f"training {cfg.model.arch} of width {cfg.model.width} on batches of {self.batch_per_rank} images "
                      f"of side {self.train_set.image_size}", "--width", self.device,
