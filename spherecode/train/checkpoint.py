@@ -16,6 +16,8 @@ Files are read with ``weights_only=True``: only tensors and plain Python types a
 
 :func:`load_run` is the one way to rebuild a run from its checkpoint (config of the right type,
 task, model, data description); resume, ``evaluate``, ``geometry`` and the probes all use it.
+:func:`check_new_run_folder` is the one rule for a folder a new run is written into (a run there,
+a run stopped before its first checkpoint (:func:`is_partial_run`), files the trainer did not write).
 """
 
 from __future__ import annotations
