@@ -251,6 +251,21 @@ def test_class_folders_without_images_give_the_error_alone(tmp_path, cli):
     assert "holds no images" in one_error_line(code, err)
 
 
+def test_an_empty_class_folder_is_one_warning_line_said_once(tmp_path, cli):
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / "img" / split / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (12, 12), (90 * i, 0, 0)).save(tmp_path / "img" / split / "a" / f"{i}.png")
+    code, _, err = cli("train", "--data", f"folder:{tmp_path / 'img'},size=8", "--head", "linear", "--arch",
+                       "resnet10", "--width", "4", "--epochs", "1", "--batch-size", "2", "--workers", "0", "--no-progress")
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("spherecode: class folder ") for line in lines), err
+
+
 # ------------------------------------------------------------ wrong kind of run
 def test_resume_and_evaluate_refuse_the_wrong_kind_of_run(tmp_path, cli):
     run = tmp_path / "run"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from typing import Any
 
@@ -80,7 +81,24 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
-    """Build the trainer a ``train`` or ``pretrain`` command line asks for (new run or ``--resume``) and fit."""
+    """Build the trainer a ``train`` or ``pretrain`` command line asks for (new run or ``--resume``) and fit;
+    a warning (e.g. a class folder without images) is one line on stderr, said once."""
+    import warnings
+
+    seen: set[str] = set()
+
+    def one_line(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        text = str(message)
+        if text not in seen:
+            seen.add(text)
+            print(text if text.startswith("spherecode:") else f"spherecode: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line
+        return _fit_from_args(args, cfg_type)
+
+
+def _fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
     from ..errors import SpherecodeError
     from ..train.config import load_toml
     from ..train.loop import Trainer
