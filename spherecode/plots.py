@@ -156,9 +156,10 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
     """Accuracy against the codebook's worst-case cosine :math:`s_{\\max}`, one series per labelling.
 
     ``rows`` are a study's results (:func:`spherecode.study.read_csv` or ``run_study(...).rows``);
-    each point is the mean of ``metric`` over seeds with a bar of one standard deviation (points of
-    different labellings at the same :math:`s_{\\max}` are nudged apart). The linear-head baseline,
-    when present, is a horizontal line with its band.
+    each point is the mean of ``metric`` over seeds with its 95 % Student t interval over seeds as
+    the bar (no bar with one seed; points of different labellings at the same :math:`s_{\\max}` are
+    nudged apart). The linear-head baseline, when present, is a horizontal line with its interval as
+    a band. Paired effects: :func:`spherecode.study.report`.
     """
     from .study.results import summarise
 
@@ -174,13 +175,17 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
         pts = sorted((g for g in protos if g["labelling"] == lab), key=lambda g: g["s_max"])
         x = np.array([g["s_max"] for g in pts]) + (k - (len(labellings) - 1) / 2) * nudge
         y = 100 * np.array([g[f"{metric}_mean"] for g in pts])
-        e = 100 * np.array([g[f"{metric}_std"] for g in pts])
-        ax.errorbar(x, y, yerr=e, marker="o", linestyle="", capsize=3, label=lab)
+        lo = 100 * np.array([g[f"{metric}_mean"] - (g[f"{metric}_low"] if g[f"{metric}_low"] is not None
+                                                    else g[f"{metric}_mean"]) for g in pts])
+        hi = 100 * np.array([(g[f"{metric}_high"] if g[f"{metric}_high"] is not None else g[f"{metric}_mean"])
+                             - g[f"{metric}_mean"] for g in pts])
+        ax.errorbar(x, y, yerr=np.stack([lo, hi]), marker="o", linestyle="", capsize=3, label=lab)
     for g in groups:
         if g["head"] == "linear" and g[f"{metric}_mean"] is not None:
-            m, sd = 100 * g[f"{metric}_mean"], 100 * g[f"{metric}_std"]
+            m = 100 * g[f"{metric}_mean"]
             ax.axhline(m, color="grey", linestyle="--", label="linear head")
-            ax.axhspan(m - sd, m + sd, color="grey", alpha=0.15)
+            if g[f"{metric}_low"] is not None:
+                ax.axhspan(100 * g[f"{metric}_low"], 100 * g[f"{metric}_high"], color="grey", alpha=0.15)
     names: dict[float, list[str]] = {}
     for g in protos:
         names.setdefault(round(float(g["s_max"]), 6), []).append(str(g["codebook"]))
@@ -188,7 +193,7 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
         ax.annotate(" / ".join(dict.fromkeys(ns)), (x0, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                     textcoords="offset points", rotation=90, fontsize=7, color="dimgrey", ha="center", va="bottom")
     ax.set_xlabel("worst-case cosine $s_{\\max}$ of the codebook (lower is better separated)")
-    ax.set_ylabel(f"validation {metric.replace('_', ' ')} (%), mean $\\pm$ sd over seeds")
+    ax.set_ylabel(f"validation {metric.replace('_', ' ')} (%), mean, 95 % t interval over seeds")
     if title:
         ax.set_title(title)
     ax.legend(title="labelling", fontsize=8)

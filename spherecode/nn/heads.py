@@ -1,6 +1,6 @@
 r"""Classification heads: the fixed-codebook :class:`PrototypeHead` and the :class:`LinearHead` baseline.
 
-Prototype head (SCIENCE.md section 1): with unit prototypes :math:`c_1, \dots, c_N` (class order)
+Prototype head (Mettes et al. 2019; Kasarla et al. 2022; docs/training.md): with unit prototypes :math:`c_1, \dots, c_N` (class order)
 and features :math:`f`, the output is :math:`z = f / \lVert f \rVert` and
 
 .. math::  \mathrm{logit}_i = \langle z, c_i \rangle / \tau,
@@ -10,9 +10,11 @@ The prototypes are a buffer, never trained. ``relabelling`` chooses which protot
 uses: ``"auto"``, the default (the codebook's stored permutation when it has one, else row ``y``
 for class ``y``), ``"none"`` (row ``y`` of the codebook's vectors, ignoring a stored permutation:
 an explicit choice), ``"fixed"`` (the codebook's stored permutation, ``codebook.prototypes``;
-required), or ``"learned"`` (a relaxed permutation trained
+required), ``"learned"`` (a relaxed permutation trained
 jointly, :class:`spherecode.relabel.learned.SinkhornPermutation`: soft class-ordered prototypes in
-training, the rounded hard permutation in evaluation).
+training, the rounded hard permutation in evaluation), or ``"dynamic"`` (a hard permutation
+reassigned during training from a memory of each class's mean feature direction,
+:class:`spherecode.relabel.dynamic.DynamicAssignment`; DL2PA, Ebrahimi et al. 2024).
 
 Examples:
     >>> import numpy as np, torch
@@ -37,7 +39,7 @@ from torch import nn
 from ..codebook import Codebook
 from ..errors import SpherecodeError, check_choice
 
-RELABELLINGS = ("auto", "none", "fixed", "learned")
+RELABELLINGS = ("auto", "none", "fixed", "learned", "dynamic")
 
 
 class Relabelling(Protocol):
@@ -59,15 +61,24 @@ def build_learned_relabelling(codebook: Codebook, **options: Any) -> nn.Module:
     return SinkhornPermutation(codebook.n, init=codebook.permutation, **options)
 
 
+def build_dynamic_relabelling(codebook: Codebook, **options: Any) -> nn.Module:
+    """A :class:`~spherecode.relabel.dynamic.DynamicAssignment` for ``codebook``'s N classes, starting
+    from its stored permutation when there is one, else from the identity; ``options`` go to the
+    module (``momentum``, ``assign_every``)."""
+    from ..relabel.dynamic import DynamicAssignment
+
+    return DynamicAssignment(codebook.n, codebook.dim, init=codebook.permutation, **options)
+
+
 class PrototypeHead(nn.Module):
     """Logits :math:`\\langle z, c_i\\rangle/\\tau` against a fixed codebook; nearest-prototype prediction.
 
     Args:
         codebook: the codebook (N prototypes in R^d; N = number of classes).
         temperature: :math:`\\tau > 0`.
-        relabelling: ``"auto"`` (default; also ``None``), ``"none"``, ``"fixed"`` or ``"learned"``
-            (see the module docstring); ``self.relabelling`` holds the resolved choice.
-        relabeller: an explicit learned relabelling module (else one is built for ``"learned"``).
+        relabelling: ``"auto"`` (default; also ``None``), ``"none"``, ``"fixed"``, ``"learned"`` or
+            ``"dynamic"`` (see the module docstring); ``self.relabelling`` holds the resolved choice.
+        relabeller: an explicit learned or dynamic relabelling module (else one is built with its defaults).
     """
 
     def __init__(self, codebook: Codebook, temperature: float = 0.1, relabelling: str | None = None,
@@ -90,6 +101,9 @@ class PrototypeHead(nn.Module):
         self._hard: torch.Tensor | None = None  # the rounded permutation, cached while in eval mode
         if relabelling == "learned":
             self.relabeller = relabeller if relabeller is not None else build_learned_relabelling(codebook)
+        elif relabelling == "dynamic":
+            self.relabeller = relabeller if relabeller is not None else build_dynamic_relabelling(codebook)
+        self._features: torch.Tensor | None = None  # the last training batch's features (dynamic: for observe())
 
     @property
     def num_classes(self) -> int:
@@ -103,7 +117,7 @@ class PrototypeHead(nn.Module):
         """(N, d) prototypes in class order as used now (soft in training with a learned relabelling)."""
         if self.relabeller is None:
             return self.prototypes
-        if self.training:
+        if self.training or self.relabelling == "dynamic":
             return self.relabeller(self.prototypes)
         if self._hard is None or self._hard.device != self.prototypes.device:
             perm = np.asarray(self.relabeller.hard_permutation(), dtype=np.int64)
@@ -127,7 +141,32 @@ class PrototypeHead(nn.Module):
             return z @ self.class_prototypes().to(dtype).t()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.relabelling == "dynamic" and self.training:
+            self._features = features.detach()
         return self.cosines(features) / self.temperature
+
+    def observe(self, labels: torch.Tensor, weights: torch.Tensor | None = None) -> None:
+        """Dynamic relabelling: fold the last training batch's features, of classes ``labels``, into
+        the class memory (:meth:`DynamicAssignment.update`; it reassigns when ``assign_every`` is due).
+
+        ``labels`` may list the batch k times (e.g. both classes of mixed images, with ``weights``
+        lam and 1 - lam): the features are then repeated k times."""
+        if self.relabelling != "dynamic" or self._features is None:
+            raise SpherecodeError("PrototypeHead.observe() needs relabelling 'dynamic' and a training forward pass first.")
+        features, self._features = self._features, None
+        k, rest = divmod(labels.shape[0], features.shape[0])
+        if rest or k < 1:
+            raise SpherecodeError(f"Argument 'labels' must list the batch's {features.shape[0]} samples a whole number "
+                                  f"of times, not {labels.shape[0]} labels.")
+        if k > 1:
+            features = features.repeat(k, 1)
+        self.relabeller.update(features, labels, weights, prototypes=self.prototypes)  # type: ignore[union-attr]
+
+    def reassign(self) -> int:
+        """Dynamic relabelling: reassign classes to prototypes from the memory now; returns how many moved."""
+        if self.relabelling != "dynamic":
+            raise SpherecodeError(f"PrototypeHead.reassign() needs relabelling 'dynamic', not {self.relabelling!r}.")
+        return self.relabeller.assign(self.prototypes)  # type: ignore[union-attr]
 
     def penalty(self) -> torch.Tensor | None:
         """The learned relabelling's permutation penalty (``None`` without one)."""
@@ -139,8 +178,9 @@ class PrototypeHead(nn.Module):
         return self.cosines(features).argmax(dim=-1)
 
     def current_codebook(self) -> Codebook:
-        """The codebook with the permutation in use now (hard permutation for a learned relabelling)."""
-        if self.relabelling == "learned" and self.relabeller is not None:
+        """The codebook with the permutation in use now (hard permutation for a learned relabelling,
+        the current assignment for a dynamic one)."""
+        if self.relabelling in ("learned", "dynamic") and self.relabeller is not None:
             return self.codebook.with_permutation(np.asarray(self.relabeller.hard_permutation()))
         if self.relabelling == "fixed":
             return self.codebook

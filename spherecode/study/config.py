@@ -30,8 +30,12 @@ labellings, heads and seeds::
 Labellings (class ``y`` uses prototype ``c_{pi(y)}``; :mod:`spherecode.relabel`):
 ``identity``, ``random`` (a new permutation per seed), ``semantic`` (quadratic assignment to a
 class similarity from ``hierarchy`` or ``similarity``), ``assignment`` (linear assignment of the
-class-mean embeddings of a short warm-up run, ``assignment_warmup`` epochs, to the prototypes) and
-``learned`` (a Sinkhorn relaxation trained with the network).
+class-mean embeddings of a short warm-up run, ``assignment_warmup`` epochs, to the prototypes),
+``learned`` (a Sinkhorn relaxation trained with the network) and ``dynamic`` (the trainer's
+dynamic label-to-prototype assignment, Ebrahimi et al. 2024, its options in ``[train.model]``).
+
+A ``[[codebooks]]`` table may carry its own ``labellings``: those codebooks get these instead of
+``study.labellings`` (e.g. every labelling at two dimensions, identity and semantic elsewhere).
 
 Examples:
     >>> cfg = study_from_dict({"study": {"name": "s", "out": "runs/s", "seeds": [0, 1]},
@@ -49,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpherecodeError, check_choice, check_int
+from ..errors import SpherecodeError, check_choice, check_int, check_seed
 from ..train.config import TrainConfig, from_dict
 
 try:
@@ -57,8 +61,14 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-#: How a study chooses which class gets which prototype.
-LABELLINGS = ("identity", "random", "semantic", "assignment", "learned")
+#: How a study chooses which class gets which prototype, mapped to the trainer's ``relabelling``
+#: (``model.relabelling``) its runs use: ``fixed`` trains the permutation chosen before training and
+#: stored in the run's codebook; ``learned`` and ``dynamic`` start from the identity and change it
+#: while training.
+TRAINER_RELABELLING = {"identity": "fixed", "random": "fixed", "semantic": "fixed", "assignment": "fixed",
+                       "learned": "learned", "dynamic": "dynamic"}
+#: The study's labellings.
+LABELLINGS = tuple(TRAINER_RELABELLING)
 #: Classifier heads a study compares.
 HEADS = ("prototype", "linear")
 #: Class similarities computed from the data itself (``similarity = "pixel_means"``).
@@ -76,6 +86,8 @@ class CodebookSpec:
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     file: str | None = None
+    #: This codebook's labellings (``None``: the study's ``labellings``).
+    labellings: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -107,11 +119,13 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise SpherecodeError(f"Config key 'study.name' must be letters, digits, '-', '_' or '.', not {self.name!r}.")
-        for key, values, choices in (("labellings", self.labellings, LABELLINGS), ("heads", self.heads, HEADS)):
+        for key, values, choices in (("study.labellings", self.labellings, LABELLINGS), ("study.heads", self.heads, HEADS),
+                                     *((f"codebooks.{c.name}.labellings", c.labellings, LABELLINGS)
+                                       for c in self.codebooks if c.labellings is not None)):
             if not values:
-                raise SpherecodeError(f"Config key 'study.{key}' is empty; choose from {', '.join(choices)}.")
+                raise SpherecodeError(f"Config key '{key}' is empty; choose from {', '.join(choices)}.")
             for v in values:
-                check_choice(f"study.{key}", v, choices)
+                check_choice(key, v, choices)
         if not self.seeds:
             raise SpherecodeError("Config key 'study.seeds' is empty; give at least one seed, e.g. [0, 1, 2].")
         if "prototype" in self.heads and not self.codebooks:
@@ -122,7 +136,7 @@ class StudyConfig:
             raise SpherecodeError(f"Codebook names must be unique; repeated: {', '.join(dup)} (set 'name' in [[codebooks]]).")
         if self.hierarchy is not None and self.similarity is not None:
             raise SpherecodeError("Give either study.hierarchy or study.similarity, not both.")
-        if "semantic" in self.labellings and self.hierarchy is None and self.similarity is None:
+        if "semantic" in self.all_labellings and self.hierarchy is None and self.similarity is None:
             raise SpherecodeError("Labelling 'semantic' needs a class similarity: set study.hierarchy "
                                   "(\"data\", \"cifar100\" or a file) or study.similarity.")
         if self.similarity is not None and self.similarity not in DATA_SIMILARITIES \
@@ -148,6 +162,18 @@ class StudyConfig:
     def out_dir(self) -> Path:
         return Path(self.out)
 
+    def labellings_of(self, spec: CodebookSpec) -> list[str]:
+        """The labellings the runs of codebook ``spec`` use."""
+        return list(spec.labellings) if spec.labellings is not None else list(self.labellings)
+
+    @property
+    def all_labellings(self) -> list[str]:
+        """Every labelling some run of the study uses (study order, then the codebooks')."""
+        used = list(self.labellings) if "prototype" in self.heads else []
+        for c in self.codebooks:
+            used += self.labellings_of(c)
+        return list(dict.fromkeys(used))
+
 
 def _codebook_specs(entries: Any) -> list[CodebookSpec]:
     """Expand ``[[codebooks]]`` tables (``method``/``methods`` x ``dim``/``dims``, or ``file``)."""
@@ -156,7 +182,7 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
     if not isinstance(entries, list):
         raise SpherecodeError("Config key 'codebooks' must be an array of tables ([[codebooks]]).")
     specs: list[CodebookSpec] = []
-    known = {"method", "methods", "dim", "dims", "seed", "params", "file", "name"}
+    known = {"method", "methods", "dim", "dims", "seed", "params", "file", "name", "labellings"}
     for i, entry in enumerate(entries):
         where = f"codebooks[{i}]"
         if not isinstance(entry, dict):
@@ -164,26 +190,48 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
         unknown = sorted(set(entry) - known)
         if unknown:
             raise SpherecodeError(f"Unknown config key '{where}.{unknown[0]}'; valid keys: {', '.join(sorted(known))}.")
-        seed = check_int(f"{where}.seed", entry.get("seed", 0))
+        seed = check_seed(f"{where}.seed", entry.get("seed", 0))
         params = entry.get("params", {})
         if not isinstance(params, dict):
             raise SpherecodeError(f"Config key '{where}.params' must be a table, e.g. {{ steps = 300 }}.")
+        labellings = entry.get("labellings")
+        if labellings is not None:
+            if not isinstance(labellings, list) or not all(isinstance(v, str) for v in labellings):
+                raise SpherecodeError(f"Config key '{where}.labellings' must be a list, e.g. [\"identity\", \"semantic\"].")
+            labellings = tuple(labellings)
         if "file" in entry:
             if set(entry) & {"method", "methods", "dim", "dims"}:
                 raise SpherecodeError(f"Config key '{where}': give either 'file' or method and dim, not both.")
             name = str(entry.get("name") or Path(str(entry["file"])).stem)
-            specs.append(CodebookSpec(name=name, file=str(entry["file"])))
+            specs.append(CodebookSpec(name=name, file=str(entry["file"]), labellings=labellings))
             continue
         methods = _listed(entry, "method", "methods", where)
         dims = [check_int(f"{where}.dims", d, minimum=1) for d in _listed(entry, "dim", "dims", where)]
+        _check_params(methods, params, where)
         if "name" in entry and len(methods) * len(dims) != 1:
             raise SpherecodeError(f"Config key '{where}.name' names one codebook, but the table makes "
                                   f"{len(methods) * len(dims)}; leave 'name' out.")
         for method in methods:
             for dim in dims:
                 name = str(entry.get("name") or f"{method}-d{dim}" + (f"-s{seed}" if seed else ""))
-                specs.append(CodebookSpec(name=name, method=str(method), dim=dim, seed=seed, params=dict(params)))
+                specs.append(CodebookSpec(name=name, method=str(method), dim=dim, seed=seed, params=dict(params),
+                                          labellings=labellings))
     return specs
+
+
+def _check_params(methods: list[Any], params: dict[str, Any], where: str) -> None:
+    """Every method is known and every parameter belongs to at least one of the table's methods."""
+    from ..constructions import get_construction
+
+    known: set[str] = set()
+    for method in methods:
+        if not isinstance(method, str):
+            raise SpherecodeError(f"Config key '{where}.methods' must list construction names, not {method!r}.")
+        known |= set(get_construction(method).parameters())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise SpherecodeError(f"Config key '{where}.params.{unknown[0]}' is not a parameter of {', '.join(methods)}; "
+                              f"valid: {', '.join(sorted(known)) or 'none'}.")
 
 
 def _listed(entry: dict[str, Any], one: str, many: str, where: str) -> list[Any]:
@@ -225,7 +273,9 @@ def study_from_dict(data: dict[str, Any], base_dir: str | Path | None = None) ->
     train = _merge(train, data.get("train") or {})
     for key in ("seeds",):
         if key in study:
-            study[key] = [check_int(f"study.{key}", s) for s in study[key]]
+            if not isinstance(study[key], list):
+                raise SpherecodeError(f"Config key 'study.{key}' must be a list, e.g. [0, 1, 2].")
+            study[key] = [check_seed(f"study.{key}", s) for s in study[key]]
     for key in ("labellings", "heads"):
         if key in study and not isinstance(study[key], list):
             raise SpherecodeError(f"Config key 'study.{key}' must be a list, e.g. [\"identity\", \"random\"].")

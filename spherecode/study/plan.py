@@ -1,6 +1,7 @@
 r"""The runs of a study: the sweep expanded in a fixed order, and disjoint shards of it.
 
-Every prototype run is one (codebook, labelling, seed); the linear baseline has one run per seed
+Every prototype run is one (codebook, labelling, seed) (a codebook's own ``labellings`` replace
+the study's); the linear baseline has one run per seed
 (it uses no codebook). Runs are listed seed by seed (within a seed: codebook, then labelling,
 then the linear run), so a study stopped early has every cell with fewer seeds, and the order
 (and so every shard) depends on the config alone. Codebooks that a
@@ -102,7 +103,7 @@ def plan_study(config: StudyConfig, classes: int | None = None) -> Plan:
                 skipped.append((spec.name, problem))
     for seed in config.seeds:
         for spec in specs:
-            for labelling in config.labellings:
+            for labelling in config.labellings_of(spec):
                 name = f"{spec.name}__{labelling}__seed{seed}"
                 runs.append(Run(name, "prototype", seed, root / name, spec, labelling))
         if "linear" in config.heads:

@@ -9,8 +9,8 @@ the head, the seed, the final and best validation top-1/top-5, and the time. ``O
 is only ever rebuilt from those files (written to a temporary file, then renamed), so it can be
 deleted, and the folders of shards run elsewhere can be copied in and merged.
 
-:func:`summarise` groups rows by (head, codebook, labelling): mean and sample standard deviation
-over seeds.
+:func:`summarise` groups rows by (head, codebook, labelling): mean, sample standard deviation and
+95 % Student t interval over seeds (:mod:`.reporting` gives the paired effects).
 
 Examples:
     >>> rows = [{"head": "prototype", "codebook": "a", "labelling": "identity", "s_max": 0.5, "seed": s,
@@ -22,10 +22,11 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,21 +111,47 @@ def collect(out_dir: str | Path, plan: Plan | None = None) -> list[dict[str, Any
 
 
 def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write rows with the :data:`COLUMNS` header atomically (temporary file, then rename)."""
+    """Write rows with the :data:`COLUMNS` header atomically (:func:`spherecode.files.atomic_write`)."""
+    from ..files import atomic_write
+
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_write(p, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
         writer.writeheader()
         writer.writerows([{k: "" if r.get(k) is None else r.get(k) for k in COLUMNS} for r in rows])
-    os.replace(tmp, p)
     return p
 
 
+#: Lock file that serialises rebuilds of results.csv by concurrent shards.
+RESULTS_LOCK = ".results.lock"
+
+
+@contextlib.contextmanager
+def _rebuild_lock(out_dir: Path) -> Iterator[None]:
+    """Wait for, then hold, an exclusive ``flock`` on ``out_dir/.results.lock`` (skipped without flock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(out_dir / RESULTS_LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        except OSError:  # a file system without flock: rebuild unlocked
+            pass
+        yield  # closing the file releases the lock
+
+
 def write_results(out_dir: str | Path, plan: Plan | None = None) -> list[dict[str, Any]]:
-    """Rebuild ``out_dir/results.csv`` from the run folders; returns the rows."""
-    rows = collect(out_dir, plan)
-    write_csv(rows, Path(out_dir) / CSV_NAME)
+    """Rebuild ``out_dir/results.csv`` from the run folders; returns the rows.
+
+    Shards that finish at the same time rebuild one after the other (a lock), so the file written
+    last holds every result written before it.
+    """
+    out = Path(out_dir)
+    with _rebuild_lock(out):
+        rows = collect(out, plan)
+        write_csv(rows, out / CSV_NAME)
     return rows
 
 
@@ -133,14 +160,20 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     from ..errors import SpherecodeError
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise SpherecodeError(f"Argument 'path': results file '{p}' does not exist.")
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = sorted({"head", "codebook", "labelling", "seed", "best_top1"} - set(reader.fieldnames or []))
-        if missing:
-            raise SpherecodeError(f"Argument 'path': '{p}' is not a study results CSV (no column {', '.join(missing)}).")
-        return [{k: _parse(v) for k, v in r.items()} for r in reader]
+    if not p.is_file():  # a folder, a FIFO, a device
+        raise SpherecodeError(f"Argument 'path': '{p}' is not a regular file (a study's results.csv).")
+    try:
+        with open(p, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = sorted({"head", "codebook", "labelling", "seed", "best_top1"} - set(reader.fieldnames or []))
+            if missing:
+                raise SpherecodeError(f"Argument 'path': '{p}' is not a study results CSV (no column "
+                                      f"{', '.join(missing)}).")
+            return [{k: _parse(v) for k, v in r.items()} for r in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SpherecodeError(f"Argument 'path': '{p}' is not a readable CSV ({type(exc).__name__}).") from None
 
 
 def _parse(text: str | None) -> Any:
@@ -154,33 +187,49 @@ def _parse(text: str | None) -> Any:
     return text
 
 
-def summarise(rows: list[dict[str, Any]], metric: str = "best_top1") -> list[dict[str, Any]]:
-    """Per (head, codebook, labelling): seeds ``n``, ``s_max``, mean/std of ``metric``, ``final_top1`` and Spearman."""
+def summarise(rows: list[dict[str, Any]], metric: str = "best_top1", level: float = 0.95) -> list[dict[str, Any]]:
+    r"""Per (head, codebook, labelling): seeds ``n``, ``s_max``, and for ``metric``, ``final_top1`` and Spearman the
+    mean, sample standard deviation and Student t interval over seeds (``*_low``/``*_high``,
+    :math:`\bar x \pm t_{(1+\gamma)/2,\,n-1}\, s/\sqrt n`; ``None`` with one seed)."""
+    from .effects import t_interval
+
     groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r.get("head"), r.get("codebook"), r.get("labelling")), []).append(r)
     out = []
     for (head, codebook, labelling), rs in groups.items():
         entry: dict[str, Any] = {"head": head, "codebook": codebook or "-", "labelling": labelling or "-",
-                                 "s_max": rs[0].get("s_max"), "n": len(rs)}
-        for key in (metric, "final_top1", "spearman"):
+                                 "s_max": rs[0].get("s_max"), "dim": rs[0].get("dim"), "n": len(rs)}
+        for key in dict.fromkeys((metric, "final_top1", "spearman")):
             vals = np.array([r[key] for r in rs if r.get(key) is not None], dtype=float)
-            entry[f"{key}_mean"] = float(vals.mean()) if vals.size else None
-            entry[f"{key}_std"] = float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None)
+            iv = t_interval(vals, level) if vals.size else None
+            entry[f"{key}_mean"] = iv.mean if iv else None
+            entry[f"{key}_std"] = (iv.sd if iv.sd is not None else 0.0) if iv else None
+            entry[f"{key}_low"] = iv.low if iv else None
+            entry[f"{key}_high"] = iv.high if iv else None
         out.append(entry)
     return out
 
 
-def format_summary(rows: list[dict[str, Any]], metric: str = "best_top1") -> str:
-    """A plain-text table: mean +- std over seeds of ``metric`` and final top-1 per codebook and labelling."""
-    def pm(e: dict[str, Any], key: str, scale: float = 100.0, digits: int = 1) -> str:
-        m, s = e.get(f"{key}_mean"), e.get(f"{key}_std")
-        return "-" if m is None else f"{scale * m:.{digits}f} +- {scale * s:.{digits}f}"
+def format_summary(rows: list[dict[str, Any]], metric: str = "best_top1", level: float = 0.95) -> str:
+    """A plain-text table per codebook and labelling: mean [t interval over seeds] of ``metric`` and final top-1.
 
-    lines = [f"{'head':<10}{'codebook':<16}{'s_max':>8}  {'labelling':<11}{'n':>2}  {metric + ' %':>15}  "
-             f"{'final_top1 %':>15}  {'spearman':>15}"]
-    for e in summarise(rows, metric):
+    One seed gives the mean alone. ``spherecode study report`` adds the paired effects.
+    """
+    def ci(e: dict[str, Any], key: str, scale: float = 100.0, digits: int = 1) -> str:
+        m, lo, hi = e.get(f"{key}_mean"), e.get(f"{key}_low"), e.get(f"{key}_high")
+        if m is None:
+            return "-"
+        if lo is None:
+            return f"{scale * m:.{digits}f}"
+        return f"{scale * m:.{digits}f} [{scale * lo:.{digits}f}, {scale * hi:.{digits}f}]"
+
+    pct = round(100 * level)
+    lines = [f"mean [{pct} % Student t interval over seeds]",
+             f"{'head':<10}{'codebook':<16}{'s_max':>8}  {'labelling':<11}{'n':>2}  {metric + ' %':>19}  "
+             f"{'final_top1 %':>19}  {'spearman':>21}"]
+    for e in summarise(rows, metric, level):
         smax = "-" if e["s_max"] is None else f"{e['s_max']:.3f}"
         lines.append(f"{e['head']:<10}{e['codebook']:<16}{smax:>8}  {e['labelling']:<11}{e['n']:>2}  "
-                     f"{pm(e, metric):>15}  {pm(e, 'final_top1'):>15}  {pm(e, 'spearman', 1.0, 3):>15}")
+                     f"{ci(e, metric):>19}  {ci(e, 'final_top1'):>19}  {ci(e, 'spearman', 1.0, 3):>21}")
     return "\n".join(lines)

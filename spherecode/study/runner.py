@@ -12,7 +12,9 @@ For every run of the (shard of the) plan :func:`run_study`
 4. rebuilds ``OUT/results.csv`` from every run folder after each run (:mod:`.results`).
 
 A killed study is therefore restarted by running the same command again; disjoint shards
-(``shard=(i, k)``) may run at the same time on different machines or GPUs into one folder.
+(``shard=(i, k)``) may run at the same time on different machines or GPUs into one folder
+(:mod:`.executor` starts them as jobs), while a second process of the same shard is refused
+(:func:`shard_lock`). Before any training the study is checked as in a dry run (:mod:`.checks`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 
 from ..codebook import Codebook
 from ..errors import SpherecodeError
-from .config import StudyConfig
+from .config import TRAINER_RELABELLING, StudyConfig
 from .plan import Plan, Run, parse_shard, plan_study, shard_runs
 from .results import RESULT, StudyResults, collect, result_row, write_results
 
@@ -130,10 +132,10 @@ def base_codebook(config: StudyConfig, run: Run, classes: int) -> Codebook:
     spec = run.codebook
     assert spec is not None
     if spec.file is not None:
-        cb = Codebook.load(spec.file)
-        if cb.n != classes:
-            raise SpherecodeError(f"Codebook file '{spec.file}' has N = {cb.n} prototypes but the data has {classes} classes.")
-        return cb.with_permutation(None)
+        from .checks import check_codebook_file
+
+        check_codebook_file(spec.file, classes)
+        return Codebook.load(spec.file).with_permutation(None)
     path = config.out_dir / CODEBOOKS / f"{spec.name}.npz"
     if path.is_file():
         return Codebook.load(path)
@@ -143,23 +145,38 @@ def base_codebook(config: StudyConfig, run: Run, classes: int) -> Codebook:
     params = {k: v for k, v in spec.params.items() if k in known}
     assert spec.dim is not None
     cb = generate(classes, spec.dim, str(spec.method), seed=spec.seed, **params)
+    return _cache(cb, path)
+
+
+def _cache(cb: Codebook, path: Path) -> Codebook:
+    """Save ``cb`` as the study's copy at ``path``, unless another shard was first: then use its copy.
+
+    A new file is put in place with a hard link (:func:`spherecode.files.atomic_write`), so of two
+    shards making the same codebook exactly one writes it and every run uses the same one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    cb.save(path, overwrite=True)  # atomic; a concurrent shard writes the same codebook
+    try:
+        cb.save(path, overwrite=False)
+    except SpherecodeError:
+        if not path.is_file():
+            raise
+        return Codebook.load(path)
     return cb
 
 
 def labelled_codebook(config: StudyConfig, run: Run, cb: Codebook, structure: ClassStructure,
                       trainer_config: Any, log: Log) -> Codebook:
-    """``cb`` with the run's labelling as its stored permutation (``learned``: none, the identity start)."""
+    """``cb`` with the run's labelling as its stored permutation (``learned``, ``dynamic``: none, the
+    identity start that the trainer changes)."""
     from ..relabel import relabel
 
     labelling = run.labelling
+    if TRAINER_RELABELLING[str(labelling)] != "fixed":
+        return cb.with_permutation(None)
     if labelling == "identity":
         return cb.with_permutation(np.arange(cb.n))
     if labelling == "random":
         return relabel(cb, "random", seed=run.seed)
-    if labelling == "learned":
-        return cb.with_permutation(None)
     if labelling == "semantic":
         assert run.codebook is not None
         path = config.out_dir / CODEBOOKS / f"{run.codebook.name}.semantic.npz"
@@ -168,9 +185,7 @@ def labelled_codebook(config: StudyConfig, run: Run, cb: Codebook, structure: Cl
         if structure.similarity is None:
             raise SpherecodeError("Labelling 'semantic' needs study.hierarchy or study.similarity.")
         out = relabel(cb, "semantic", similarity=structure.similarity, seed=0, **config.semantic)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        out.save(path, overwrite=True)
-        return out
+        return _cache(out, path)
     if labelling == "assignment":
         return relabel(cb, "assignment", means=warmup_class_means(config, run, cb, trainer_config, log))
     raise AssertionError(labelling)
@@ -230,7 +245,7 @@ def trainer_config(config: StudyConfig, run: Run, codebook_path: Path | None) ->
     updates: dict[str, Any] = {"head": run.head, "seed": run.seed, "out": str(run.folder), "progress": False}
     if run.head == "prototype":
         updates.update({"codebook": str(codebook_path), "dim": None,
-                        "relabelling": "learned" if run.labelling == "learned" else "fixed",
+                        "relabelling": TRAINER_RELABELLING[str(run.labelling)],
                         "relabel_penalty": config.learned_penalty if run.labelling == "learned" else 0.0})
     else:
         updates.update({"codebook": None, "relabelling": "none"})
@@ -277,33 +292,65 @@ def run_study(config: StudyConfig, *, shard: str | tuple[int, int] | None = None
     """
     say: Log = log if log is not None else (lambda s: None)
     part = shard if isinstance(shard, tuple) else parse_shard(shard)
-    if dry_run and config.classes is None:
+    from ..data.spec import build_dataset
+    from .checks import check_study
+
+    train_set = None
+    if dry_run:
         try:
-            classes: int | None = study_classes(config)
+            train_set = build_dataset(config.train.data.spec, "train")
         except SpherecodeError:
-            classes = None  # e.g. the data is on another machine: list without checking (N, d)
+            pass  # e.g. the data is on another machine: list and check what can be checked without it
+        classes: int | None = config.classes if config.classes is not None else (
+            train_set.num_classes if train_set is not None else None)
     else:
-        classes = study_classes(config)
+        train_set = build_dataset(config.train.data.spec, "train")
+        classes = config.classes if config.classes is not None else train_set.num_classes
     plan: Plan = plan_study(config, classes)
+    notes = check_study(config, plan, train_set)
     mine = shard_runs(plan.runs, part)
     statuses = [run_status(r) for r in mine]
     for name, reason in plan.skipped:
         say(f"skipping codebook {name}: {reason}")
+    for note in notes:
+        say(f"not checked: {note}")
     if dry_run:
-        return StudyResults(config, plan, statuses, collect(config.out_dir, plan) if config.out_dir.exists() else [])
-    assert classes is not None
-    from ..data.spec import build_dataset
-
+        return StudyResults(config, plan, statuses, collect(config.out_dir, plan) if config.out_dir.is_dir() else [])
+    assert classes is not None and train_set is not None
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    structure = class_structure(config, build_dataset(config.train.data.spec, "train"), config.out_dir)
-    todo = [s for s in statuses if s.status != "done"]
-    say(f"study {config.name}: {len(plan.runs)} runs, shard {part[0]}/{part[1]} has {len(mine)}, "
-        f"{len(mine) - len(todo)} already done")
-    for k, st in enumerate(todo, 1):
-        say(f"[{k}/{len(todo)}] {st.run.name}")
-        row = execute_run(config, st.run, classes, structure, say)
-        say(f"  top-1 final {100 * row['final_top1']:.2f}%  best {100 * row['best_top1']:.2f}%  "
-            f"({row['wall_time_s']:.0f} s)")
-        write_results(config.out_dir, plan)
-    rows = write_results(config.out_dir, plan)
+    with shard_lock(config.out_dir, part):
+        structure = class_structure(config, train_set, config.out_dir)
+        todo = [s for s in (run_status(r) for r in mine) if s.status != "done"]
+        say(f"study {config.name}: {len(plan.runs)} runs, shard {part[0]}/{part[1]} has {len(mine)}, "
+            f"{len(mine) - len(todo)} already done")
+        for k, st in enumerate(todo, 1):
+            say(f"[{k}/{len(todo)}] {st.run.name}")
+            row = execute_run(config, st.run, classes, structure, say)
+            say(f"  top-1 final {100 * row['final_top1']:.2f}%  best {100 * row['best_top1']:.2f}%  "
+                f"({row['wall_time_s']:.0f} s)")
+            write_results(config.out_dir, plan)
+        rows = write_results(config.out_dir, plan)
     return StudyResults(config, plan, [run_status(r) for r in mine], rows)
+
+
+#: Sub-folder of the study folder with one lock folder per running shard.
+SHARDS = "shards"
+
+
+def shard_lock(out: Path, shard: tuple[int, int]) -> Any:
+    """An exclusive lock on shard ``i/k`` of the study in ``out`` (:class:`spherecode.files.RunLock`).
+
+    A second process of the same shard is refused with one line naming the first; the kernel frees
+    the lock when its process ends (even by ``SIGKILL``), so a stale lock never blocks. Disjoint
+    shards run at the same time; overlapping ones (``1/1`` and ``1/2``) are kept apart run by run by
+    the trainer's lock on each run folder.
+    """
+    import contextlib
+
+    folder = out / SHARDS / f"{shard[0]}-of-{shard[1]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        from ..files import RunLock
+    except ImportError:  # a files.py without RunLock: no lock
+        return contextlib.nullcontext()
+    return RunLock(folder, option="--shard" if shard != (1, 1) else "--out")

@@ -98,7 +98,9 @@ class ModelConfig(EncoderConfig):
                                "docs/training.md)", positive=True)
     relabelling: str = _f("auto", "class -> prototype: auto (the codebook's stored permutation when it has one, "
                           "else identity) | none (raw rows, ignoring a stored permutation) | fixed (the stored "
-                          "permutation, required) | learned", choices=("auto", "none", "fixed", "learned"))
+                          "permutation, required) | learned | dynamic (reassigned during training from each class's "
+                          "mean feature direction: DL2PA; docs/relabelling.md)",
+                          choices=("auto", "none", "fixed", "learned", "dynamic"))
     relabel_penalty: float = _f(0.0, "weight of the learned relabelling's permutation penalty in the loss", min=0.0)
     relabel_init_mass: float = _f(0.5, "learned relabelling: the start permutation's weight in the initial soft "
                                   "matrix (near 1 saturates Sinkhorn and it never moves; docs/relabelling.md)",
@@ -108,8 +110,12 @@ class ModelConfig(EncoderConfig):
                                                  "ends at the rounded permutation (0.1: no annealing)", positive=True)
     relabel_lr_scale: float = _f(0.1, "learning-rate multiplier of the learned relabelling's logits (follows the "
                                  "shared schedule; docs/relabelling.md)", positive=True)
+    dynamic_momentum: float = _f(0.9, "dynamic relabelling: momentum of each class's feature memory (DL2PA: 0.9)",
+                                 min=0.0, max=0.999999)
+    assign_every: int | None = _f(None, "dynamic relabelling: reassign classes to prototypes every this many steps "
+                                  "(default: once per epoch, after its evaluation)", min=1)
     dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; "
-                               "linear: none)", min=1)
+                               "linear: default LINEAR_DEFAULT; 0: none, the raw pooled features)", min=0)
 
 
 @dataclass

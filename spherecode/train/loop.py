@@ -443,6 +443,7 @@ class Trainer:
         metrics = self.task.summarise(reduced)
         if not all(np.isfinite(v) for v in metrics.values()):
             raise SpherecodeError(f"Training diverged in epoch {epoch + 1} (metrics {metrics}); lower --lr or enable --grad-clip.")
+        metrics.update(self.task.epoch_metrics())
         metrics["lr"] = lr_sum / max(steps, 1)
         metrics["images_per_s"] = reduced.get("count", 0.0) / max(elapsed, 1e-9)
         metrics["epoch_time_s"] = elapsed
@@ -510,6 +511,8 @@ def format_record(record: dict[str, Any]) -> str:
             parts.append(f"{k} {100 * v:.2f}%")
         elif k == "lr":
             parts.append(f"lr {v:.4g}")
+        elif isinstance(v, int):
+            parts.append(f"{k} {v}")
         elif k == "images_per_s":
             parts.append(f"{v:.0f} img/s")
         elif k == "epoch_time_s":

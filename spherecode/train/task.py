@@ -34,7 +34,7 @@ from torch.utils.data import Dataset
 from ..codebook import Codebook
 from ..errors import SpherecodeError, check_choice
 from ..nn.backbones import ARCHS, Encoder, resnet
-from ..nn.heads import Classifier, LinearHead, PrototypeHead, build_learned_relabelling
+from ..nn.heads import Classifier, LinearHead, PrototypeHead, build_dynamic_relabelling, build_learned_relabelling
 from ..nn.losses import SUPERVISED_LOSSES, mettes_loss, prototype_cross_entropy
 from . import distributed
 from .config import TrainConfig
@@ -138,6 +138,10 @@ class Task(abc.ABC):
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (e.g. to anneal a temperature); default: nothing."""
+
+    def epoch_metrics(self) -> dict[str, float]:
+        """Extra entries for the epoch's training record (e.g. classes reassigned); default: none."""
+        return {}
 
     def eval_step(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor | float]:
         """Metric sums for one evaluation batch (model in eval mode, no grad)."""
@@ -248,6 +252,9 @@ class SupervisedTask(Task):
                 raise SpherecodeError(f"Argument '--codebook': the codebook has N = {cb.n} prototypes but the data "
                                       f"'{config.data.spec}' has {self.num_classes} classes; make one with "
                                       f"`spherecode generate -n {self.num_classes} -d D`.")
+            if m.dim == 0:
+                raise SpherecodeError("Argument '--dim' 0 (no projection) is for the linear head; the prototype head "
+                                      f"projects to the codebook dimension d = {cb.dim}: leave --dim out.")
             if m.dim is not None and m.dim != cb.dim:
                 raise SpherecodeError(f"Argument '--dim': the projection dimension {m.dim} does not match the "
                                       f"codebook dimension d = {cb.dim}; leave --dim out or use a {m.dim}-dimensional codebook.")
@@ -287,6 +294,11 @@ class SupervisedTask(Task):
             how = "fixed" if cb.permutation is not None else "none"
         labelling = {"fixed": "the codebook's stored permutation",
                      "learned": "a learned permutation" + (" (started at the stored one)" if cb.permutation is not None else ""),
+                     "dynamic": "dynamic assignment (DL2PA, momentum "
+                                f"{self.config.model.dynamic_momentum:g}, reassigned "
+                                + ("once per epoch" if self.config.model.assign_every is None
+                                   else f"every {self.config.model.assign_every} steps")
+                                + (", started at the stored permutation)" if cb.permutation is not None else ")"),
                      "none": "identity (raw rows" + (", stored permutation ignored: relabelling none)"
                                                      if cb.permutation is not None else ")")}[how]
         return f"prototype head: codebook N={cb.n} d={cb.dim} ({cb.method}), labelling {labelling}"
@@ -300,18 +312,40 @@ class SupervisedTask(Task):
             relabeller = (build_learned_relabelling(self.codebook, init_mass=m.relabel_init_mass,
                                                     final_temperature=m.relabel_final_temperature)
                           if m.relabelling == "learned" else None)
+            if m.relabelling == "dynamic":
+                relabeller = build_dynamic_relabelling(self.codebook, momentum=m.dynamic_momentum,
+                                                       assign_every=m.assign_every)
             self._relabeller = relabeller
             head: nn.Module = PrototypeHead(self.codebook, m.temperature, m.relabelling, relabeller)
+            self._head = head
         else:
             encoder = Encoder(backbone, dim=m.dim)
             head = LinearHead(encoder.out_dim, self.num_classes)
         return Classifier(encoder, head)
 
+    def _dynamic_head(self) -> PrototypeHead | None:
+        head = getattr(self, "_head", None)
+        return head if isinstance(head, PrototypeHead) and head.relabelling == "dynamic" else None
+
     def on_epoch_start(self, epoch: int) -> None:
-        """Anneal a learned relabelling's Sinkhorn temperature (a function of the epoch: resumable)."""
+        """Anneal a learned relabelling's Sinkhorn temperature (a function of the epoch: resumable); a dynamic
+        relabelling reassigns once per epoch (before each epoch but the first: after the previous one's
+        evaluation, as DL2PA) unless it reassigns every ``assign_every`` steps. Both depend only on the
+        epoch and the model's state, so a resumed run repeats them exactly."""
         relabeller = getattr(self, "_relabeller", None)
-        if relabeller is not None:
+        if relabeller is not None and hasattr(relabeller, "anneal"):
             relabeller.anneal(epoch / max(self.config.run.epochs - 1, 1))
+        head = self._dynamic_head()
+        if head is not None and epoch > 0 and self.config.model.assign_every is None:
+            head.reassign()
+
+    def epoch_metrics(self) -> dict[str, float]:
+        """Dynamic relabelling: ``relabel_moved``, the classes whose prototype changed in this epoch's
+        reassignments (summed when there were several)."""
+        head = self._dynamic_head()
+        if head is None:
+            return {}
+        return {"relabel_moved": int(sum(head.relabeller.take_moved()))}  # type: ignore[union-attr]
 
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         """Network weights with the configured weight decay; a learned relabelling without decay
@@ -350,9 +384,16 @@ class SupervisedTask(Task):
             x, y2, lam = mix_batch(x, y, o.mixup, o.cutmix, self._mix_generator)
             logits = model(x)
             loss = lam * self._loss(model, logits, y) + (1.0 - lam) * self._loss(model, logits, y2)
+            head = self._dynamic_head()
+            if head is not None:  # a mixed image counts lam for its class and 1 - lam for the other's
+                w = torch.full(y.shape, float(lam), device=logits.device)
+                head.observe(torch.cat([y, y2]), torch.cat([w, 1.0 - w]))
         else:
             logits = model(x)
             loss = self._loss(model, logits, y)
+            head = self._dynamic_head() if mix else None
+            if head is not None:
+                head.observe(y)
         with torch.no_grad():
             c1, c5 = topk_correct(logits, y)
             n = float(y.shape[0])
