@@ -192,4 +192,93 @@ def terminate_as_exit() -> None:
     signal.signal(signal.SIGTERM, _exit)
 
 
-__all__ = ["TEMP_MARKER", "atomic_save", "atomic_write", "check_output", "temp_name", "terminate_as_exit"]
+# ----------------------------------------------------------------------------- run-folder lock
+#: The lock file inside a locked folder (kept after release: deleting it would race with a waiting locker).
+LOCK_NAME = ".spherecode.lock"
+
+
+class RunLock:
+    """An exclusive lock on a folder (a training run, a study), held by one process at a time.
+
+    ``fcntl.flock`` on ``FOLDER/.spherecode.lock``: the kernel releases it when the process ends,
+    however it ends (``SIGKILL`` included), so a stale lock never blocks the user. The holder writes
+    its pid, host and start time into the file, for the refusal message of a second process. Where
+    the file system has no ``flock`` (some network mounts, Windows) the lock is skipped.
+
+    Use as a context manager, or :meth:`acquire` / :meth:`release`; ``option`` names the argument in
+    the refusal (e.g. ``"--out"``). The folder must exist.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with RunLock(folder):
+        ...     RunLock(folder).acquire()
+        Traceback (most recent call last):
+        ...
+        spherecode.errors.SpherecodeError: Argument '--out': ...
+        >>> RunLock(folder).acquire().release()  # free again
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], option: str = "--out") -> None:
+        self.folder, self.option = Path(folder), option
+        self.path = self.folder / LOCK_NAME
+        self._fh: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
+
+    def acquire(self) -> RunLock:
+        """Take the lock, or raise :class:`SpherecodeError` naming the process that holds it."""
+        if self._fh is not None:
+            return self
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        try:
+            fh = open(self.path, "a+")
+        except OSError as exc:
+            raise SpherecodeError(_describe_os_error(exc, self.path, self.option)) from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise SpherecodeError(f"Argument '{self.option}': '{self.folder}' is in use by {holder}; wait for it to "
+                                  "finish (or stop it), or choose another folder.") from None
+        except OSError:  # no flock on this file system: go on unlocked
+            fh.close()
+            return self
+        import datetime
+        import socket
+
+        start = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"spherecode process {os.getpid()} on {socket.gethostname()} (since {start})\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        """Give the lock back (also done by the kernel when the process ends)."""
+        if self._fh is None:
+            return
+        import fcntl
+
+        fh, self._fh = self._fh, None
+        with contextlib.suppress(OSError):
+            fh.truncate(0)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+__all__ = ["LOCK_NAME", "RunLock", "TEMP_MARKER", "atomic_save", "atomic_write", "check_output", "temp_name", "terminate_as_exit"]

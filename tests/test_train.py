@@ -227,7 +227,7 @@ def test_recipes_load_and_roundtrip(name):
 def test_config_errors():
     with pytest.raises(SpherecodeError, match="Unknown config section"):
         from_dict({"trainer": {}})
-    with pytest.raises(SpherecodeError, match=r"'optim.lr' \(--lr\) must be float"):
+    with pytest.raises(SpherecodeError, match=r"'optim.lr' \(--lr\) must be a number"):
         from_dict({"optim": {"lr": "fast"}})
     with pytest.raises(SpherecodeError, match="Unknown config field 'lrr'"):
         override(TrainConfig(), {"lrr": 1})
@@ -326,7 +326,7 @@ def test_cli_config_file_with_overrides(tmp_path, cli):
     assert code == 2 and "'--config': file" in err
     recipe.write_text("[run]\nepochs = 'many'\n")
     code, out, err = cli("train", "--config", str(recipe))
-    assert code == 2 and "'run.epochs' (--epochs) must be int" in err
+    assert code == 2 and "'run.epochs' (--epochs) must be an integer" in err
 
 
 # ------------------------------------------------------------ relabelling honoured

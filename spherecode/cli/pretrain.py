@@ -7,7 +7,7 @@ import argparse
 
 from ..plots_geometry import PLOT_SUFFIXES
 from .common import output_path, print_json
-from .train import add_config_flags, fit_from_args
+from .train import add_config_flags, add_force_flag, fit_from_args
 
 
 def _pretrain_config_type() -> type:
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="TOML recipe (see experiments/configs/)")
     p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run from its checkpoint (RUN_DIR, a checkpoint file, or --out when given bare)")
+    add_force_flag(p)
     add_config_flags(p, _pretrain_config_type())
     p.set_defaults(run=run_pretrain)
 

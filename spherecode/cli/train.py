@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from typing import Any
 
@@ -32,6 +33,11 @@ def add_config_flags(p: argparse.ArgumentParser, cfg_type: type | None = None) -
             group.add_argument(flag_of(name, f), dest=name, default=argparse.SUPPRESS, metavar=name.upper(), help=helptext)
 
 
+def add_force_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="start over in an --out folder that holds a run, or overwrite files there the trainer did not write")
+
+
 def collect_overrides(args: argparse.Namespace, cfg_type: type | None = None) -> dict[str, Any]:
     from ..train.config import TrainConfig, field_table
 
@@ -45,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="TOML recipe (see experiments/configs/)")
     p.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run from its checkpoint (RUN_DIR, a checkpoint file, or --out when given bare)")
+    add_force_flag(p)
     add_config_flags(p)
     p.set_defaults(run=run_train)
 
@@ -74,7 +81,24 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
-    """Build the trainer a ``train`` or ``pretrain`` command line asks for (new run or ``--resume``) and fit."""
+    """Build the trainer a ``train`` or ``pretrain`` command line asks for (new run or ``--resume``) and fit;
+    a warning (e.g. a class folder without images) is one line on stderr, said once."""
+    import warnings
+
+    seen: set[str] = set()
+
+    def one_line(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        text = str(message)
+        if text not in seen:
+            seen.add(text)
+            print(text if text.startswith("spherecode:") else f"spherecode: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = one_line
+        return _fit_from_args(args, cfg_type)
+
+
+def _fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
     from ..errors import SpherecodeError
     from ..train.config import load_toml
     from ..train.loop import Trainer
@@ -88,10 +112,12 @@ def fit_from_args(args: argparse.Namespace, cfg_type: type) -> int:
     if resume is not None:
         if args.config:
             raise SpherecodeError("Arguments '--resume' and '--config' exclude each other: a resumed run uses its stored config.")
+        if args.force:
+            raise SpherecodeError("Arguments '--resume' and '--force' exclude each other: --force starts a run over.")
         trainer = Trainer(cfg_type(), resume=resume, overrides=overrides)
     else:
         cfg = load_toml(args.config, cfg_type) if args.config else cfg_type()
-        trainer = Trainer(cfg, overrides=overrides)
+        trainer = Trainer(cfg, overrides=overrides, force=args.force)
     trainer.fit()
     return 0
 

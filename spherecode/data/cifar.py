@@ -103,13 +103,33 @@ def read_cifar100(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray,
     data = np.asarray(d["data"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise SpherecodeError(f"CIFAR-100 file '{where}{name}': 'data' must be uint8 rows of 3072, not {data.dtype} {data.shape}.")
-    fine = np.asarray(d["fine_labels"], dtype=np.int64)
-    coarse = np.asarray(d["coarse_labels"], dtype=np.int64)
+    fine = _labels(d["fine_labels"], f"{where}{name}", "fine_labels")
+    coarse = _labels(d["coarse_labels"], f"{where}{name}", "coarse_labels")
     if len(fine) != len(data) or len(coarse) != len(data):
         raise SpherecodeError(f"CIFAR-100 file '{where}{name}': {len(data)} images but {len(fine)} labels.")
     if "fine_label_names" not in meta:
         raise SpherecodeError(f"CIFAR-100 file '{where}meta' has no 'fine_label_names'.")
+    for key in ("fine_label_names", "coarse_label_names"):
+        names = meta.get(key, [])
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise SpherecodeError(f"CIFAR-100 file '{where}meta': '{key}' must be a list of class names (strings), "
+                                  f"not {type(names).__name__}.")
     return data.reshape(-1, 3, 32, 32), fine, coarse, meta
+
+
+def _labels(raw: Any, what: str, key: str) -> np.ndarray:
+    """A pickle's label list as int64, refusing anything but non-negative integers (one line naming the file)."""
+    try:
+        arr = np.asarray(raw)
+    except (ValueError, TypeError):
+        arr = np.asarray([], dtype=object)
+    if arr.ndim != 1 or not (np.issubdtype(arr.dtype, np.integer) or len(arr) == 0):
+        raise SpherecodeError(f"CIFAR-100 file '{what}': '{key}' must be a list of integer labels, not "
+                              f"{arr.dtype} values of shape {arr.shape}.")
+    if len(arr) and int(arr.min()) < 0:
+        raise SpherecodeError(f"CIFAR-100 file '{what}': '{key}' holds the negative label {int(arr.min())}; labels "
+                              "are class indices from 0.")
+    return arr.astype(np.int64)
 
 
 class CIFAR100(ImageDataset):
@@ -130,8 +150,10 @@ class CIFAR100(ImageDataset):
         self.class_names = list(meta["fine_label_names"] if label_type == "fine" else meta["coarse_label_names"])
         self.coarse_names = list(meta.get("coarse_label_names", []))
         self.source, self.split = str(path), split
-        if len(self.labels) and int(self.labels.max()) >= len(self.class_names):
-            raise SpherecodeError(f"CIFAR-100 '{path}': label {int(self.labels.max())} but only {len(self.class_names)} class names.")
+        for labels, names, key in ((fine, meta["fine_label_names"], "fine"), (coarse, self.coarse_names, "coarse")):
+            if len(labels) and (key == "fine" or label_type == "coarse") and int(labels.max()) >= len(names):
+                raise SpherecodeError(f"CIFAR-100 '{path}': {key} label {int(labels.max())} but only {len(names)} "
+                                      f"{key} class names.")
 
     def image(self, index: int) -> torch.Tensor:
         return self.images[index]

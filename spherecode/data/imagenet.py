@@ -53,6 +53,8 @@ SUFFIXES = (".jpeg", ".jpg", ".png")
 SPLITS = {"train": ("train",), "val": ("val", "test"), "test": ("test", "val")}
 #: Largest side trained with the small-image (CIFAR) recipe.
 SMALL = 64
+#: Most pixels of one image file (Pillow's own decompression-bomb threshold, ``Image.MAX_IMAGE_PIXELS``).
+MAX_PIXELS = 89_478_485
 
 
 def class_folders(root: Path) -> list[str]:
@@ -81,17 +83,20 @@ def list_images(folder: Path, class_names: Sequence[str]) -> tuple[list[str], np
     index = {name: k for k, name in enumerate(class_names)}
     files: list[str] = []
     labels: list[int] = []
+    empty: list[Path] = []
     for cls in sorted(p for p in folder.iterdir() if p.is_dir()):
         if cls.name not in index:
             raise SpherecodeError(f"Image folder '{folder}': class folder '{cls.name}' is not among the train classes.")
         found = [str(f) for f in sorted(cls.iterdir()) if f.suffix.lower() in SUFFIXES and f.is_file()]
         if not found:
-            warnings.warn(f"spherecode: class folder '{cls}' holds no images ({', '.join(SUFFIXES)}); "
-                          f"class '{cls.name}' has no samples in '{folder.name}'.", stacklevel=3)
+            empty.append(cls)
         files += found
         labels += [index[cls.name]] * len(found)
-    if not files:
+    if not files:  # the error alone (no warning per empty class before it)
         raise SpherecodeError(f"Argument '--data': '{folder}' holds no images ({', '.join(SUFFIXES)}); expected {LAYOUT}.")
+    for cls in empty:
+        warnings.warn(f"spherecode: class folder '{cls}' holds no images ({', '.join(SUFFIXES)}); "
+                      f"class '{cls.name}' has no samples in '{folder.name}'.", stacklevel=3)
     return files, np.asarray(labels, dtype=np.int64)
 
 
@@ -100,11 +105,25 @@ def decode(path: str) -> torch.Tensor:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, not printed
+            with Image.open(path) as im:
+                check_pixels(path, im.size)
+                arr = np.asarray(im.convert("RGB"))
+    except Image.DecompressionBombError as exc:  # over twice the limit: Pillow refuses to open it
+        raise SampleError(f"Cannot decode image '{path}': {str(exc).split(', could')[0]}; shrink it.") from None
     except (OSError, ValueError, SyntaxError) as exc:  # Pillow raises all three on corrupt files
         raise SampleError(f"Cannot decode image '{path}': {exc}") from None
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+def check_pixels(path: str, size: tuple[int, int]) -> None:
+    """Refuse an image of more than :data:`MAX_PIXELS` pixels before decoding it, naming its size."""
+    w, h = size
+    if w * h > MAX_PIXELS:
+        raise SampleError(f"Cannot decode image '{path}': it has {w} x {h} pixels ({w * h / 1e6:.0f} million; "
+                          f"{w * h * 3 / 1e9:.3g} GB decoded), more than the {MAX_PIXELS // 10**6} million an image "
+                          "may have; shrink it.")
 
 
 @functools.lru_cache(maxsize=8)

@@ -30,10 +30,12 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import SpherecodeError
+from ..errors import MAX_SEED, SpherecodeError
+from ..budget import check_memory, format_bytes
 from .dataset import ImageDataset
 
 SPEC_HELP = ("cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, "
@@ -44,6 +46,10 @@ DIGIT_KEYS = {"seed": int, "test_fraction": float}
 GLYPH_KEYS = {"seed": int, "size": int, "per_class": int, "test_per_class": int, "noise": float}
 FOLDER_KEYS = {"size": int, "norm": str, "mean": str, "std": str, "flip": int}
 FOLDER_NORMS = ("auto", "imagenet", "cifar")
+#: Largest synthetic set (its images are generated on every run: ~0.1 ms each, ~15 s per 10^5 classes).
+MAX_SYNTHETIC_CLASSES, MAX_SYNTHETIC_IMAGES = 10_000, 2_000_000
+#: Largest image side of a ``folder:`` set (ImageNet trains at 224; 1024 is already 12 MB per float image).
+MAX_FOLDER_SIZE = 1024
 
 
 def parse_params(kind: str, items: list[str], keys: dict[str, type]) -> dict[str, Any]:
@@ -59,6 +65,13 @@ def parse_params(kind: str, items: list[str], keys: dict[str, type]) -> dict[str
         except ValueError:
             raise SpherecodeError(f"Argument '--data': {kind} parameter {key} must be "
                                   f"{'an integer' if keys[key] is int else 'a number'}, not {value!r}.") from None
+        number = params[key]
+        if isinstance(number, float) and not math.isfinite(number):
+            raise SpherecodeError(f"Argument '--data': {kind} parameter {key} must be a finite number, not {value!r}.")
+        if isinstance(number, (int, float)) and number < 0:  # every numeric parameter is a count, size, level or seed
+            raise SpherecodeError(f"Argument '--data': {kind} parameter {key} must be at least 0, not {value!r}.")
+        if key == "seed" and number > MAX_SEED:
+            raise SpherecodeError(f"Argument '--data': {kind} parameter seed must be at most {MAX_SEED}, not {value!r}.")
     return params
 
 
@@ -94,6 +107,10 @@ def _folder(arg: str, split: str) -> ImageDataset:
     size = p.get("size", 32)
     if size < 8:
         raise SpherecodeError(f"Argument '--data': folder parameter size must be at least 8, not {size}.")
+    if size > MAX_FOLDER_SIZE:
+        raise SpherecodeError(f"Argument '--data': folder parameter size must be at most {MAX_FOLDER_SIZE} pixels, "
+                              f"not {size} (one batch of 128 float images of side {size} would take "
+                              f"{format_bytes(128 * 3 * 4 * size * size)}).")
     if p.get("flip", 1) not in (0, 1):
         raise SpherecodeError(f"Argument '--data': folder parameter flip must be 0 or 1, not {p['flip']}.")
     if ("mean" in p) != ("std" in p):
@@ -135,7 +152,17 @@ def _synthetic(arg: str, split: str) -> ImageDataset:
     params = parse_params("synthetic", arg.split(","), SYNTHETIC_KEYS)
     per_class = int(params.pop("per_class", 100))
     test_per_class = int(params.pop("test_per_class", max(1, per_class // 5)))
-    return SyntheticImages(num_classes=int(params.pop("classes", 10)),
+    classes, side = int(params.get("classes", 10)), int(params.get("image_size", 32))
+    if classes > MAX_SYNTHETIC_CLASSES or classes * (per_class + test_per_class) > MAX_SYNTHETIC_IMAGES:
+        raise SpherecodeError(f"Argument '--data': the synthetic set is made image by image on every run: at most "
+                              f"{MAX_SYNTHETIC_CLASSES} classes and {MAX_SYNTHETIC_IMAGES} images (train + test), "
+                              f"not {classes} classes of {per_class} + {test_per_class}.")
+    # the class patterns (float32) and the images held as one uint8 tensor for training
+    check_memory(classes * 3 * side * side * 4 + classes * (per_class + test_per_class) * 3 * side * side,
+                 f"the synthetic set ({classes} classes of {per_class} + {test_per_class} images of side {side})",
+                 "--data")
+    params.pop("classes", None)
+    return SyntheticImages(num_classes=classes,
                            per_class=per_class if split == "train" else test_per_class,
                            split=split, **params)
 

@@ -16,6 +16,8 @@ Files are read with ``weights_only=True``: only tensors and plain Python types a
 
 :func:`load_run` is the one way to rebuild a run from its checkpoint (config of the right type,
 task, model, data description); resume, ``evaluate``, ``geometry`` and the probes all use it.
+:func:`check_new_run_folder` is the one rule for a folder a new run is written into (a run there,
+a run stopped before its first checkpoint (:func:`is_partial_run`), files the trainer did not write).
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from ..errors import SpherecodeError
 FORMAT = "spherecode.checkpoint/1"
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
+BEST = "best.pt"
+#: The first line of a config file the trainer wrote (a file without it is the user's, never overwritten).
+CONFIG_HEADER = "# spherecode run config, written by the trainer (the checkpoint holds the same; edit a copy)"
+#: The trainer's run configuration, and its name when a ``config.toml`` in the folder is the user's.
+CONFIG, RESOLVED_CONFIG = "config.toml", "config.resolved.toml"
 
 
 def rng_state() -> dict[str, Any]:
@@ -62,16 +69,91 @@ def _to_lists(obj: Any) -> Any:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact)."""
+    """Write ``state`` to ``path`` atomically (a crash leaves the previous checkpoint intact).
+
+    The checkpoint is serialised in memory first, so that a full disk surfaces as the operating
+    system's error ("the disk is full", naming the file) rather than as the zip writer's."""
+    import io
+
     from ..files import atomic_save
 
-    return atomic_save(path, lambda fh: torch.save({"format": FORMAT, **state}, fh), option="checkpoint")
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buffer)
+    return atomic_save(path, lambda fh: fh.write(buffer.getbuffer()), option="--out")
+
+
+def _is_trainer_config(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readline().rstrip("\n") == CONFIG_HEADER
+    except OSError:
+        return False
+
+
+def _is_metrics_file(path: Path) -> bool:
+    """Whether ``path`` reads as the trainer's ``metrics.jsonl``: only JSON objects with an ``epoch``."""
+    import json
+
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return all(isinstance(r := json.loads(line), dict) and "epoch" in r for line in lines)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+
+
+def is_partial_run(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a run that stopped before its first checkpoint: the trainer's config
+    or ``metrics.jsonl`` but no ``checkpoint.pt`` (started again in place by a new run)."""
+    p = Path(folder)
+    if not p.is_dir() or (p / CHECKPOINT).exists():
+        return False
+    return (_is_trainer_config(p / CONFIG) or _is_trainer_config(p / RESOLVED_CONFIG)
+            or ((p / METRICS).is_file() and _is_metrics_file(p / METRICS)))
+
+
+def check_new_run_folder(folder: str | Path, force: bool = False) -> list[str]:
+    """Check that a new run may be written into ``folder``; returns notes for the log.
+
+    The rule: a missing or empty folder is fine; a folder holding a run (``checkpoint.pt``) is refused
+    (continue it with ``--resume``) unless ``force``, which removes that run's checkpoints; a run that
+    stopped before its first checkpoint (:func:`is_partial_run`) is started again in place; a file
+    the trainer would overwrite that it did not write (``best.pt`` without a run, a
+    ``config.resolved.toml`` or ``metrics.jsonl`` of another origin) is refused unless ``force``.
+    Other files (the user's own ``config.toml``, notes, a codebook) are left as they are.
+    """
+    p = Path(folder)
+    if p.exists() and not p.is_dir():
+        raise SpherecodeError(f"Argument '--out': '{p}' is a file; give a run directory.")
+    if not p.is_dir():
+        return []
+    notes: list[str] = []
+    if (p / CHECKPOINT).exists():
+        if not force:
+            raise SpherecodeError(f"Argument '--out': '{p}' already holds a run ({CHECKPOINT}); pass --resume to "
+                                  "continue it, --force to start it over, or choose a new directory.")
+        for name in (CHECKPOINT, BEST):
+            (p / name).unlink(missing_ok=True)
+        notes.append(f"--force: the run that was in '{p}' is replaced")
+        return notes
+    users_config = (p / CONFIG).exists() and not _is_trainer_config(p / CONFIG)  # then the run's goes to RESOLVED_CONFIG
+    foreign = [name for name, ours in ((BEST, False), (METRICS, _is_metrics_file(p / METRICS)),
+                                       (RESOLVED_CONFIG, not users_config or _is_trainer_config(p / RESOLVED_CONFIG)))
+               if (p / name).exists() and not ours]
+    if foreign and not force:
+        raise SpherecodeError(f"Argument '--out': '{p}' holds {', '.join(foreign)}, which the trainer did not write and "
+                              "would overwrite; pass --force to overwrite, or choose a new directory.")
+    if is_partial_run(p):
+        notes.append(f"'{p}' held a run that stopped before its first checkpoint: starting it again")
+    return notes
 
 
 def checkpoint_path(path: str | Path) -> Path:
     """A checkpoint file, or a run directory holding ``checkpoint.pt``."""
     p = Path(path)
     if p.is_dir():
+        if is_partial_run(p):
+            raise SpherecodeError(f"Run '{path}' stopped before its first checkpoint: there is nothing to resume or "
+                                  "evaluate; run the same command without --resume to start it again in place.")
         p = p / CHECKPOINT
     if not p.is_file():
         raise SpherecodeError(f"Checkpoint '{path}' does not exist (give a checkpoint.pt file or a run directory holding one).")
@@ -88,6 +170,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise SpherecodeError(f"Checkpoint '{p}' is not a spherecode checkpoint (expected format {FORMAT}).")
     return state
+
+
+def load_weights(model: Any, weights: Any, path: str | Path) -> None:
+    """Load a checkpoint's ``weights`` into ``model``; weights of other names or shapes (a checkpoint
+    edited or written by another version) are refused in one line naming ``path``."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else type(exc).__name__)
+        raise SpherecodeError(f"Checkpoint '{path}': its weights do not fit the model it describes ({detail[:200]}).") from None
 
 
 @dataclass
@@ -175,6 +268,6 @@ def load_run(path: str | Path, device: str | Any = "cpu", ema: bool = False, bui
             if not isinstance(state.get("ema"), dict):
                 raise SpherecodeError(f"Checkpoint '{p}' holds no EMA weights (the run had no --ema-decay).")
             weights = state["ema"]
-        model.load_state_dict(weights)
+        load_weights(model, weights, p)
         model.to(device)
     return Run(path=p, config=config, task=task, model=model, data=data, state=state)

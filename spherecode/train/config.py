@@ -38,13 +38,21 @@ except ImportError:  # Python 3.10
 
 
 def _f(default: Any, help: str, flag: str | None = None, *, min: float | None = None,  # noqa: A002
-       max: float | None = None, positive: bool = False, choices: tuple[str, ...] | None = None) -> Any:
+       max: float | None = None, positive: bool = False, choices: tuple[str, ...] | None = None,
+       increasing: bool = False) -> Any:
     """A config field: its default, help text, optional short flag and the range of valid values
-    (``min``/``max`` inclusive, ``positive`` for > 0, ``choices`` for strings); checked by :func:`coerce`."""
-    meta = {"help": help, "flag": flag, "min": min, "max": max, "positive": positive, "choices": choices}
+    (``min``/``max`` inclusive, ``positive`` for > 0, ``choices`` for strings; for a list, each value's
+    range and ``increasing``); checked by :func:`coerce`."""
+    meta = {"help": help, "flag": flag, "min": min, "max": max, "positive": positive, "choices": choices,
+            "increasing": increasing}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+#: Upper bounds of the counts a user gives (beyond them a run cannot be meant: it would never end,
+#: or the machine would run out of processes).
+MAX_EPOCHS, MAX_WORKERS = 100_000, 256
 
 
 def default_workers() -> int:
@@ -61,10 +69,12 @@ class DataConfig:
                    "mnist | glyphs[:key=value,...] | synthetic[:key=value,...]", flag="--data")
     batch_size: int = _f(128, "global batch size (images per step, split across ranks)", min=1)
     eval_batch_size: int | None = _f(None, "evaluation batch size per rank (default: batch_size)", min=1)
-    workers: int | None = _f(None, "data-loading worker processes per rank (default: min(4, CPUs - 1))", min=0)
+    workers: int | None = _f(None, "data-loading worker processes per rank (default: min(4, CPUs - 1))", min=0,
+                             max=MAX_WORKERS)
     pipeline: str = _f("auto", "input pipeline: device (whole dataset as one uint8 tensor on the training device, "
-                       "batched crop/flip there) | workers (per-sample loader) | auto (device for CIFAR-style "
-                       "in-memory data with the standard crop/flip, else workers)", choices=("auto", "device", "workers"))
+                       "CPU or GPU, batched crop/flip there; also the faster path on a CPU) | workers (per-sample "
+                       "loader) | auto (device for CIFAR-style in-memory data with the standard crop/flip, else "
+                       "workers)", choices=("auto", "device", "workers"))
 
 
 @dataclass
@@ -125,7 +135,8 @@ class CommonOptimConfig:
     warmup_epochs: float = _f(0.0, "linear warm-up length in epochs: step t of W uses lr * (t + 1) / W "
                               "(must not exceed the run)", min=0.0)
     min_lr: float = _f(0.0, "final learning rate of the cosine schedule", min=0.0)
-    milestones: list[int] = _f([], "epochs at which the step schedule multiplies lr by gamma")
+    milestones: list[int] = _f([], "epochs at which the step schedule multiplies lr by gamma (increasing)", min=1,
+                               increasing=True)
     gamma: float = _f(0.1, "step-schedule factor", positive=True)
     grad_clip: float | None = _f(None, "clip the global gradient norm to this value (off when absent)", positive=True)
     ema_decay: float | None = _f(None, "keep an exponential moving average of the weights with this decay "
@@ -152,8 +163,9 @@ class OptimConfig(CommonOptimConfig):
 
 @dataclass
 class RunConfig:
-    task: str = _f("supervised", "what to train: supervised (classification with a head)")
-    epochs: int = _f(200, "training epochs", min=1)
+    task: str = _f("supervised", "what to train: supervised (classification with a head; `spherecode pretrain` "
+                   "for self-supervised runs)", choices=("supervised",))
+    epochs: int = _f(200, "training epochs", min=1, max=MAX_EPOCHS)
     device: str = _f("auto", "cpu | cuda | cuda:N | auto (cuda when available)")
     amp: str = _f("auto", "mixed precision: off | bf16 | fp16 | auto (bf16 on CUDA, off on CPU)",
                   choices=("off", "bf16", "fp16", "auto"))
@@ -168,7 +180,7 @@ class RunConfig:
     log_every: int = _f(20, "update the progress bar every this many steps", min=1)
     tensorboard: bool = _f(False, "also write the epoch metrics as TensorBoard scalars to RUN_DIR/tensorboard "
                            "(needs the 'tensorboard' extra; metrics.jsonl stays the record)")
-    progress: bool = _f(True, "show a progress bar (rank 0, when stderr is a terminal)")
+    progress: bool = _f(True, "show progress on stderr (rank 0): a bar on a terminal, else a line every 30 s")
 
 
 @dataclass
@@ -228,53 +240,104 @@ def _check_range(name: str, value: Any, f: dataclasses.Field | None) -> Any:
     lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
     if choices and value not in choices:
         raise SpherecodeError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise SpherecodeError(f"{name} must be a finite number, not {value!r}.")
-        if meta.get("positive") and not value > 0:
-            raise SpherecodeError(f"{name} must be positive, not {value!r}.")
-        if lo is not None and value < lo:
-            raise SpherecodeError(f"{name} must be at least {lo}, not {value!r}.")
-        if hi is not None and value > hi:
-            raise SpherecodeError(f"{name} must be at most {hi}, not {value!r}.")
+    if isinstance(value, list):
+        for v in value:
+            _check_number(name, v, meta, f" (each value; got {value!r})")
+        if meta.get("increasing") and any(b <= a for a, b in zip(value, value[1:])):
+            raise SpherecodeError(f"{name} must be strictly increasing, not {value!r}.")
+    else:
+        _check_number(name, value, meta)
     return value
 
 
-def coerce(name: str, value: Any, tp: Any, f: dataclasses.Field | None = None) -> Any:
+def _check_number(name: str, value: Any, meta: Any, what: str = "") -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    lo, hi = meta.get("min"), meta.get("max")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpherecodeError(f"{name} must be a finite number, not {value!r}{what}.")
+    if meta.get("positive") and not value > 0:
+        raise SpherecodeError(f"{name} must be positive, not {value!r}{what}.")
+    if lo is not None and value < lo:
+        raise SpherecodeError(f"{name} must be at least {lo}, not {value!r}{what}.")
+    if hi is not None and value > hi:
+        raise SpherecodeError(f"{name} must be at most {hi}, not {value!r}{what}.")
+
+
+#: The words for a field's type in error messages.
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _scalar(value: Any, base: Any, text: bool) -> Any:
+    """``value`` as ``base`` (bool, int, float or str), or ``ValueError``. Typed values (TOML, Python)
+    must already have the type (an int is also a float); text (a command-line flag) is parsed."""
+    if text and isinstance(value, str) and base is not str:
+        if base is bool:
+            if value.lower() not in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+                raise ValueError
+            return value.lower() in ("true", "1", "yes", "on")
+        if base is int:
+            return int(value.strip())
+        return float(value)  # OverflowError-free: "1e400" is inf, refused as not finite
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ValueError
+        return value
+    if isinstance(value, bool) or isinstance(value, str) != (base is str):
+        raise ValueError
+    if base is int:
+        if isinstance(value, float) or not isinstance(value, int) and not _integral(value):
+            raise ValueError
+        return int(value)
+    if base is float:
+        if not isinstance(value, (int, float)) and not _integral(value) and not _floating(value):
+            raise ValueError
+        return float(value)
+    return value
+
+
+def _integral(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.integer)
+
+
+def _floating(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.floating)
+
+
+def coerce(name: str, value: Any, tp: Any, f: dataclasses.Field | None = None, text: bool = False) -> Any:
     """Check/convert ``value`` for a field of annotation ``tp`` (and the range declared on ``f``);
-    raise naming the field (``name`` is e.g. "Config key 'data.batch_size' (--batch-size)")."""
+    raise naming the field (``name`` is e.g. "Config key 'data.batch_size' (--batch-size)").
+
+    Types are strict: ``lr = "0.1"`` or ``epochs = 3.5`` in a TOML file is refused, as is a bool
+    for a number. With ``text`` (a command-line flag, where every value is a string) a string is
+    parsed: ``"0.1"``, ``"true"``, ``"5,10"`` for a list."""
     base, optional = _base_type(tp)
     if value is None:
         if optional:
             return None
         raise SpherecodeError(f"{name} cannot be empty.")
+    is_list = typing.get_origin(base) is list
+    item = typing.get_args(base)[0] if is_list else base
     try:
-        if base is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-                return value.lower() in ("true", "1", "yes", "on")
-            raise ValueError
-        if base is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        if is_list:
+            if text and isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif not isinstance(value, (list, tuple)):
                 raise ValueError
-            out = int(value)
-        elif base is float:
-            if isinstance(value, bool):
-                raise ValueError
-            out = float(value)
-        elif base is str:
-            if not isinstance(value, str):
-                raise ValueError
-            out = value
-        elif typing.get_origin(base) is list:
-            if isinstance(value, str):
-                value = [v for v in value.split(",") if v.strip()]
-            return [int(v) for v in value]
+            out: Any = [_scalar(v, item, text) for v in value]
+        elif base in _TYPE_WORDS:
+            out = _scalar(value, base, text)
         else:
             return value
     except (TypeError, ValueError, OverflowError):
-        raise SpherecodeError(f"{name} must be {getattr(base, '__name__', str(base))}, not {value!r}.") from None
+        word = _TYPE_WORDS.get(item, getattr(item, "__name__", str(item)))
+        if is_list:
+            word = f"a list of {word.replace('an ', '').replace('a ', '')}s (e.g. [5, 10]{', or 5,10 as a flag' if text else ''})"
+        raise SpherecodeError(f"{name} must be {word}, not {value!r}.") from None
     return _check_range(name, out, f)
 
 
@@ -322,7 +385,8 @@ def override(cfg: Any, updates: dict[str, Any]) -> Any:
         if key not in table:
             raise SpherecodeError(f"Unknown config field '{key}'; valid: {', '.join(sorted(table))}.")
         sec, f, tp = table[key]
-        setattr(getattr(new, sec), f.name, coerce(_label(sec, secs[sec], f), value, tp, f))
+        setattr(getattr(new, sec), f.name, coerce(_label(sec, secs[sec], f), value, tp, f,
+                                                              text=isinstance(value, str)))
     return new
 
 

@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,14 +29,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..budget import check_memory, training_bytes
 from ..codebook import Codebook
 from ..data.dataset import ImageDataset
 from ..data.loader import DeviceLoader, make_loader, split_normalize
 from ..data.resident import resident_loader
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError, check_choice
+from ..files import RunLock
 from . import distributed
-from .checkpoint import CHECKPOINT, METRICS, load_run, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (BEST, CHECKPOINT, CONFIG_HEADER, METRICS, check_new_run_folder, checkpoint_path, load_run,
+                         load_weights, rng_state, save_checkpoint, set_rng_state)
 from .config import default_workers, override, to_toml
 from .registry import build_task
 from .schedule import Schedule
@@ -49,9 +51,6 @@ OPTIMIZERS = ("sgd", "adamw", "lars")
 #: re-plans the schedule's end and is said in the log).
 RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "progress", "log_every", "eval_every", "eval_batch_size",
                        "compile", "out", "checkpoint_every", "keep_best", "pipeline")
-#: The first line of a config.toml the trainer wrote (a file without it is the user's, never overwritten).
-CONFIG_HEADER = "# spherecode run config, written by the trainer (the checkpoint holds the same; edit a copy)"
-BEST = "best.pt"
 
 Log = Callable[[str], None]
 
@@ -127,24 +126,71 @@ class Trainer:
     Everything that can be wrong with the user's input (data path, codebook size or dimension,
     device, precision, run directory, warm-up, epochs) raises :class:`SpherecodeError` from the
     constructor, before any training step.
+
+    The run directory is locked (:class:`~spherecode.files.RunLock`) from the constructor until
+    :meth:`fit` returns (or :meth:`close`): a second trainer on the same folder is refused in one
+    line. ``force``: start a new run in a folder that holds one, or overwrite files the trainer did
+    not write (:func:`~spherecode.train.checkpoint.check_new_run_folder`).
     """
 
     def __init__(self, config: Any, resume: str | Path | None = None,
                  overrides: dict[str, Any] | None = None, log: Log | None = None,
-                 codebook: Codebook | None = None) -> None:
+                 codebook: Codebook | None = None, force: bool = False) -> None:
         self.checkpoint: dict[str, Any] | None = None
         self.resume_dir = None
         self.notes: list[str] = []
         self.codebook = codebook
+        self.force = force
+        self._lock: RunLock | None = None
+        self._made_dir: Path | None = None
+        try:
+            self._setup(config, resume, overrides, log)
+        except BaseException:
+            self.close(failed=True)
+            raise
+
+    def _lock_dir(self, folder: Path) -> None:
+        """Create (when new) and lock the run directory; rank 0 only (the other ranks never write there)."""
+        if self._lock is not None or int(os.environ.get("RANK", "0")) != 0:
+            return
+        if folder.exists() and not folder.is_dir():
+            raise SpherecodeError(f"Argument '--out': '{folder}' is a file; give a run directory.")
+        if not folder.exists():
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise SpherecodeError(f"Argument '--out': cannot create '{folder}' ({exc.strerror}).") from None
+            self._made_dir = folder
+        self._lock = RunLock(folder, "--out").acquire()
+
+    def close(self, failed: bool = False) -> None:
+        """Release the run directory's lock (``failed``: also remove the directory if this trainer made it
+        and nothing was written there)."""
+        if self._lock is not None:
+            self._lock.release()
+            if failed and self._made_dir is not None:
+                self._lock.path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    self._made_dir.rmdir()
+            self._lock = None
+
+    def _setup(self, config: Any, resume: str | Path | None, overrides: dict[str, Any] | None,
+               log: Log | None) -> None:
         if resume is not None:
+            out = (overrides or {}).get("out")
+            self._lock_dir(Path(out) if out else checkpoint_path(resume).parent)
             run = load_run(resume, build_model=False)
+            if config is not None and not isinstance(run.config, type(config)):
+                raise SpherecodeError(f"Argument '--resume': '{resume}' is {run.describe()}, not a run of this command "
+                                      f"({type(config).__name__}); continue it with `spherecode "
+                                      f"{'pretrain' if run.task_name == 'pretrain' else 'train'} --resume`.")
             self.checkpoint = run.state
             stored = run.config
             bad = sorted(set(overrides or {}) - set(RESUMABLE_OVERRIDES))
             if bad:
                 raise SpherecodeError(f"Cannot change {', '.join(bad)} when resuming (the run would no longer be the same); "
                                       f"allowed: {', '.join(RESUMABLE_OVERRIDES)}.")
-            if codebook is not None:
+            if self.codebook is not None:
                 raise SpherecodeError("Argument 'codebook': a resumed run uses the codebook stored in its checkpoint.")
             resume_dir = run.path.parent
             config = override(stored, {"out": str(resume_dir), **(overrides or {})})
@@ -162,6 +208,8 @@ class Trainer:
         elif overrides:
             config = override(config, overrides)
         self.config = cfg = config
+        if cfg.run.out and resume is None:
+            self._lock_dir(Path(cfg.run.out))
         self.dist, self.device = distributed.setup(cfg.run.device)
         self.log: Log = log if log is not None else (print if self.dist.is_main else (lambda s: None))
         try:
@@ -213,12 +261,7 @@ class Trainer:
         same_dir = (self.resume_dir is not None and self.run_dir is not None
                     and self.run_dir.resolve() == self.resume_dir.resolve())
         if self.run_dir is not None and not same_dir:  # every rank checks, so all of them stop together
-            if self.run_dir.is_file():
-                raise SpherecodeError(f"Argument '--out': '{self.run_dir}' is a file; give a run directory.")
-            taken = [f for f in (CHECKPOINT, METRICS) if (self.run_dir / f).exists()]
-            if taken:
-                raise SpherecodeError(f"Argument '--out': '{self.run_dir}' already holds a run ({', '.join(taken)}); "
-                                      "pass --resume to continue it, or choose a new directory.")
+            self.notes += check_new_run_folder(self.run_dir, self.force)
         distributed.barrier(dist)  # no rank writes into the run directory before all have checked it
         self.train_set: ImageDataset = build_dataset(cfg.data.spec, "train")
         self.eval_set: ImageDataset | None = build_dataset(cfg.data.spec, "test") if cfg.run.eval_every else None
@@ -229,10 +272,16 @@ class Trainer:
         extra = {"codebook": self.codebook} if self.codebook is not None else {}
         self.task: Task = build_task(cfg, self.train_set, ck["task_state"] if ck else None, **extra)
 
+        check_memory(training_bytes(self.task.build_model, min(self.batch_per_rank, len(self.train_set)),
+                                    self.train_set.image_size,
+                                    2 + (cfg.optim.ema_decay is not None), 0.5 if self.amp_dtype else 1.0),
+                     f"training {cfg.model.arch} of width {cfg.model.width} on batches of {self.batch_per_rank} images "
+                     f"of side {self.train_set.image_size}", "--width", self.device,
+                     "use a smaller --width, --batch-size or image size")
         seed_everything(cfg.run.seed)
         raw = self.task.build_model()
         if ck is not None:
-            raw.load_state_dict(ck["model"])
+            load_weights(raw, ck["model"], self.resume_dir or "the checkpoint")
         raw.to(self.device)
         self.channels_last = cfg.run.channels_last and self.device.type == "cuda"
         if self.channels_last:
@@ -251,7 +300,7 @@ class Trainer:
         o = cfg.optim
         self.ema = EMA(raw, o.ema_decay) if o.ema_decay is not None else None
         if self.ema is not None and ck is not None and isinstance(ck.get("ema"), dict):
-            self.ema.model.load_state_dict(ck["ema"])
+            load_weights(self.ema.model, ck["ema"], self.resume_dir or "the checkpoint")
 
         groups = self.task.param_groups(raw)
         if not o.decay_norm_bias:
@@ -341,13 +390,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def _progress(self, epoch: int) -> Any:
-        show = self.config.run.progress and self.dist.is_main and sys.stderr.isatty()
-        if not show:
-            return None
-        from tqdm import tqdm
+        from .progress import epoch_progress
 
-        return tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.config.run.epochs}", leave=False,
-                    dynamic_ncols=True)
+        return epoch_progress(self.steps_per_epoch, f"epoch {epoch + 1}/{self.config.run.epochs}",
+                              self.config.run.progress and self.dist.is_main)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training set; returns the epoch's training metrics, the mean learning rate
@@ -387,7 +433,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 if step % max(1, cfg.run.log_every) == 0:
-                    bar.set_postfix(loss=f"{float(out.loss):.4f}", lr=f"{self.schedule.current:.3g}")
+                    bar.set_postfix(loss=f"{float(out.loss.detach()):.4f}", lr=f"{self.schedule.current:.3g}")
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
@@ -451,6 +497,7 @@ class Trainer:
             if self.tb_writer is not None:
                 self.tb_writer.close()
             distributed.teardown(self.dist)
+            self.close()
         return self.history
 
 
@@ -468,7 +515,9 @@ def format_record(record: dict[str, Any]) -> str:
             parts.append(f"{k} {v}")
         elif k == "images_per_s":
             parts.append(f"{v:.0f} img/s")
-        elif k != "epoch_time_s":
+        elif k == "epoch_time_s":
+            parts.append(f"{v:.1f} s")
+        else:
             parts.append(f"{k} {v:.4f}")
     return "  ".join(parts)
 

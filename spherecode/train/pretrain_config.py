@@ -37,7 +37,8 @@ class PretrainOptimConfig(CommonOptimConfig):
 
 @dataclass
 class PretrainRunConfig(RunConfig):
-    task: str = _f("pretrain", "what to train: pretrain (self-supervised, a [ssl] section)")
+    task: str = _f("pretrain", "what to train: pretrain (self-supervised, a [ssl] section; `spherecode train` for "
+                   "supervised runs)", choices=("pretrain",))
     # k-NN evaluation every 5 epochs and always after the last one (it embeds both splits)
     eval_every: int = _f(5, "evaluate (k-NN) every this many epochs and at the end (0: never)", min=0)
 
