@@ -11,7 +11,6 @@ one-line :class:`~spherecode.errors.SpherecodeError` naming the argument.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -19,6 +18,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..codebook import Codebook
+from ..cost import available_memory
 from ..errors import SpherecodeError, check_int
 
 #: What a build function returns: the (N, d) vectors, optionally with extra provenance to record.
@@ -155,21 +155,6 @@ class Construction:
 def check_size(n: object, dim: object) -> tuple[int, int]:
     """Validate N >= 2 and d >= 1 (integers) and return them as ints."""
     return check_int("n", n, minimum=2), check_int("dim", dim, minimum=1)
-
-
-def available_memory() -> int:
-    """Bytes of memory available to this process now (``MemAvailable`` on Linux, else free pages)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
 
 
 def check_memory(construction: Construction, n: int, dim: int, params: Mapping[str, Any],
