@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from .bounds import bound_interval, rankin_attained, rankin_bound
-from .codebook import Codebook
+from .codebook import Codebook, as_codebook
 from .errors import SpherecodeError
 from .separation import cosine_to_degrees
 
@@ -65,9 +68,20 @@ class SeparationReport:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def analyze(codebook: Codebook) -> SeparationReport:
-    """Measure a codebook's separation and compare it with the bounds for its (N, d)."""
-    s = codebook.max_cosine
+def analyze(codebook: Codebook | str | os.PathLike[str] | np.ndarray, *, progress: bool = False) -> SeparationReport:
+    """Measure a codebook's separation and compare it with the bounds for its (N, d).
+
+    Args:
+        codebook: a :class:`Codebook`, a codebook file's path or an (N, d) array (N >= 2).
+        progress: show a progress bar when comparing all pairs takes long.
+
+    >>> analyze(np.eye(3)).max_cosine
+    0.0
+    """
+    codebook = as_codebook(codebook)
+    if codebook.n < 2:
+        raise SpherecodeError(f"Argument 'codebook' has N = {codebook.n} prototype; a separation report needs N >= 2.")
+    s = float(codebook.scan(progress=progress).row_max.max())
     bound = rankin_bound(codebook.n, codebook.dim)
     lower, upper = bound_interval(codebook.n, codebook.dim)
     upper = s if upper is None else min(upper, s)  # the codebook itself is an achievable value
@@ -214,8 +228,6 @@ def parse_dims(text: str) -> list[int]:
     >>> parse_dims("8:12"), parse_dims("10,25,64"), parse_dims("geom:2:64:6")
     ([8, 9, 10, 11, 12], [10, 25, 64], [2, 4, 8, 16, 32, 64])
     """
-    import numpy as np
-
     try:
         if text.startswith("geom:"):
             lo, hi, count = (int(x) for x in text[5:].split(":"))

@@ -22,7 +22,7 @@ from .errors import SpherecodeError
 #: Floating-point operations per second assumed by the estimates (one core of a busy machine).
 FLOPS = 5e9
 #: Work estimated to take longer than this is refused (seconds).
-MAX_SECONDS = 600.0
+MAX_SECONDS = 120.0
 #: Work estimated to take longer than this shows a progress bar (seconds).
 PROGRESS_SECONDS = 2.0
 
@@ -78,7 +78,7 @@ def check_cost(what: str, *, seconds: float = 0.0, memory: float = 0.0, option: 
     >>> check_cost("sorting the universe", seconds=1e12, option="n")
     Traceback (most recent call last):
     ...
-    spherecode.errors.SpherecodeError: Argument 'n': sorting the universe would take about 3.17e+04 years (the limit is 10 min).
+    spherecode.errors.SpherecodeError: Argument 'n': sorting the universe would take about 3.17e+04 years (the limit is 2 min).
     """
     limit = MAX_SECONDS if limit is None else limit
     head = f"Argument '{option}': " if option else ""

@@ -23,10 +23,10 @@ TRANSITIVE = ("24-cell", "600-cell", "e6", "e7", "e8", "schlafli", "gosset", "le
 def _from_one_row(vectors: np.ndarray) -> PairScan:
     """Row 0's neighbours stand for every row's (valid for a vertex-transitive configuration)."""
     cos = vectors @ vectors[0]
-    cos[0] = -np.inf
+    cos[0] = np.nan  # not a pair: neither a neighbour nor an antipode
     partners = int(np.count_nonzero(cos <= -1.0 + ANTIPODAL_TOL))
     n = len(vectors)
-    return PairScan(row_max=np.full(n, float(cos.max())), antipodal_pairs=n * partners // 2)
+    return PairScan(row_max=np.full(n, float(np.nanmax(cos))), antipodal_pairs=n * partners // 2)
 
 
 def exact_scan(codebook: Codebook) -> PairScan | None:
