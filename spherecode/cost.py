@@ -25,6 +25,8 @@ FLOPS = 5e9
 MAX_SECONDS = 120.0
 #: Work estimated to take longer than this shows a progress bar (seconds).
 PROGRESS_SECONDS = 2.0
+#: Extras a report computes unasked (e.g. building codebooks to show their values) stay under this (seconds).
+QUICK_SECONDS = 2.0
 
 
 def available_memory() -> int:
@@ -92,5 +94,5 @@ def check_cost(what: str, *, seconds: float = 0.0, memory: float = 0.0, option: 
                               f"{format_bytes(have)} is available{tail}.")
 
 
-__all__ = ["FLOPS", "MAX_SECONDS", "PROGRESS_SECONDS", "available_memory", "check_cost", "format_bytes",
+__all__ = ["FLOPS", "MAX_SECONDS", "PROGRESS_SECONDS", "QUICK_SECONDS", "available_memory", "check_cost", "format_bytes",
            "format_seconds", "pair_scan_seconds"]

@@ -67,7 +67,12 @@ MAX_BOUNDS_DIM = 10**9
 
 
 def run_bounds(args: argparse.Namespace) -> int:
+    from ..bounds import MAX_N
+
     n, dim = check_size(args.n, args.dim)
+    if n > MAX_N:
+        raise SpherecodeError(f"Argument '-n' must be at most 2^53 = {MAX_N} (the bounds are computed in double "
+                              f"precision), not {n}.")
     check_int("--dim", dim, maximum=MAX_BOUNDS_DIM)
     if args.lp_degree is not None:
         check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
@@ -75,10 +80,13 @@ def run_bounds(args: argparse.Namespace) -> int:
     report = bounds_report(n, dim, lp=not args.no_lp, lp_degree=args.lp_degree,
                            achieved={k: v["max_cosine"] for k, v in table.items() if v["max_cosine"] is not None},
                            optimal=[k for k, v in table.items() if v["optimal"]])
+    not_built = {k: v["not_built"] for k, v in table.items() if v.get("not_built")}
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "not_built": not_built})
     else:
         print(report.format())
+        for name, why in not_built.items():
+            print(f"not built: {name} ({why}; its value is not shown)")
     return 0
 
 
