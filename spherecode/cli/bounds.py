@@ -9,7 +9,7 @@ from pathlib import Path
 from ..bounds import bounds_report
 from ..constructions import check_size, construction_table
 from ..errors import SpherecodeError, check_int
-from ..files import atomic_write
+from ..files import atomic_write, read_text
 from .common import output_path, parse_param, print_json, wants_progress
 
 
@@ -103,6 +103,8 @@ def run_plot_separation(args: argparse.Namespace) -> int:
     check_int("n", args.n, minimum=2)
     out = _figure_path(args.output, args.force)
     csv_out = None if args.csv is None else output_path(args.csv, args.force, "--csv")
+    if csv_out is not None and csv_out.resolve() == out.resolve():
+        raise SpherecodeError(f"Arguments '--csv' and '--output' name the same file '{out}'; give two different files.")
     dims = parse_dims(args.dims)
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     curves = separation_vs_dimension(args.n, dims, methods, seed=args.seed, lp=not args.no_lp,
@@ -122,7 +124,9 @@ def run_plot_codebook(args: argparse.Namespace) -> int:
     out = _figure_path(args.output, args.force)
     cb = Codebook.load(args.path)
     if args.figure == "histogram":
-        fig = plot_histogram(cb, bins=check_int("--bins", args.bins, minimum=1))
+        from ..plots import MAX_BINS
+
+        fig = plot_histogram(cb, bins=check_int("--bins", args.bins, minimum=1, maximum=MAX_BINS))
     else:
         fig = plot_gram(cb)
     save_figure(fig, out, overwrite=args.force)
@@ -138,7 +142,12 @@ def run_plot_study(args: argparse.Namespace) -> int:
     metrics = [c for c in COLUMNS if c.endswith(("_top1", "_top5"))]
     if args.metric not in metrics:
         raise SpherecodeError(f"Argument '--metric' must be one of {', '.join(metrics)}; got {args.metric!r}.")
-    save_figure(plot_study(read_csv(args.path), metric=args.metric), out, overwrite=args.force)
+    read_text(args.path, "path", what="results file")  # a regular UTF-8 text file, before the CSV reader opens it
+    try:
+        rows = read_csv(args.path)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise SpherecodeError(f"Argument 'path': '{args.path}' is not a readable CSV file ({exc}).") from None
+    save_figure(plot_study(rows, metric=args.metric), out, overwrite=args.force)
     print(f"wrote {out}")
     return 0
 

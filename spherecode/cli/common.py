@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..files import check_output, dump_json
+from ..files import MAX_JSON_DEPTH, check_output, dump_json, json_depth
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -16,6 +16,8 @@ def parse_param(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise argparse.ArgumentTypeError(f"the value of {key!r} nests more than {MAX_JSON_DEPTH} levels")
     try:
         return key.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:

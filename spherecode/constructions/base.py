@@ -24,6 +24,9 @@ from ..errors import SpherecodeError, check_int
 #: What a build function returns: the (N, d) vectors, optionally with extra provenance to record.
 Built = Union[np.ndarray, tuple[np.ndarray, dict[str, Any]]]
 
+#: Integer parameters without a declared upper end (steps, restarts, ...) are at most this.
+MAX_COUNT = 10**9
+
 _TYPE_NAMES = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false"}
 
 
@@ -83,6 +86,8 @@ class Param:
             if not math.isfinite(value):
                 raise SpherecodeError(bad)
         too_low = self.low is not None and (value <= self.low if self.positive else value < self.low)
+        if self.type is int and self.high is None and value > MAX_COUNT:
+            raise SpherecodeError(f"Argument '{self.name}' must be at most {MAX_COUNT}, not {value!r}.")
         too_high = self.high is not None and value > self.high
         if too_low or too_high:
             raise SpherecodeError(f"Argument '{self.name}' must be {self._range()}, not {value!r}.")
@@ -181,6 +186,12 @@ def build_vectors(construction: Construction, n: int, dim: int, *, seed: int = 0
         raise SpherecodeError(f"Method '{construction.name}' cannot make N={n} in d={dim}: {reason}.")
     checked = construction.checked_params(params)
     check_memory(construction, n, dim, checked)
+    if isinstance(params.get("steps"), int) and params["steps"] > 0:  # a search length the user chose: estimate it
+        from ..cost import FLOPS, check_cost
+
+        per_step = 6.0 * n * min(n, 4096) * dim / FLOPS  # forward and backward over the (candidate) Gram matrix
+        check_cost(f"{params['steps']} steps of '{construction.name}' at N={n}, d={dim}", seconds=params["steps"] * per_step,
+                   option="steps", hint="use fewer steps")
     out = construction.build(n, dim, seed=seed, progress=progress, **checked)
     vectors, info = out if isinstance(out, tuple) else (out, {})
     vectors = np.asarray(vectors, dtype=np.float64)
