@@ -44,7 +44,8 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     [[0.6, 0.8], [0.0, -1.0]]
     """
     vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     odd = ~np.isfinite(norms) | (norms < 1e-150)  # the sum of squares overflows or underflows: rescale first
     if np.any(odd):
         big = np.max(np.abs(vectors), axis=1, keepdims=True)
