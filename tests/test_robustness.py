@@ -1,4 +1,4 @@
-"""Issue 13 regressions: nothing lost (atomic, concurrent saves), nothing run (CIFAR pickles), every
+"""Robustness regressions: nothing lost (atomic, concurrent saves), nothing run (CIFAR pickles), every
 mistake one line (CLI arguments, codebook metadata, output locations, broken pipes)."""
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ _SAVER = textwrap.dedent("""
 
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_processes_saving_the_same_path(tmp_path, attempt):
-    """Issue 13.1: two processes save the same file at once. The file is always one complete codebook
+    """Two processes save the same file at once. The file is always one complete codebook
     of the two, and it is the codebook of a process that reported saving it."""
     path = tmp_path / "cb.npz"
     start = time.time() + 1.5
