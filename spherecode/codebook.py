@@ -93,7 +93,9 @@ class Codebook:
 
     def __repr__(self) -> str:
         perm = ", permuted" if self.permutation is not None else ""
-        return f"Codebook(n={self.n}, dim={self.dim}, method={self.method!r}, max_cosine={self.max_cosine:.6g}{perm})"
+        cheap = self._scan is not None or separation.scan_seconds(self.n, self.dim) < 0.1  # a repr never waits
+        smax = f", max_cosine={self.max_cosine:.6g}" if cheap else ""
+        return f"Codebook(n={self.n}, dim={self.dim}, method={self.method!r}{smax}{perm})"
 
     # ------------------------------------------------------------ prototypes
     @property
