@@ -16,7 +16,7 @@ import numpy as np
 from ..codebook import Codebook
 from ..separation import ANTIPODAL_TOL, PairScan
 
-#: Library configurations whose symmetry group is transitive on the points.
+#: Library configurations whose symmetry group is transitive on the points (besides the D_n roots and polygons).
 TRANSITIVE = ("24-cell", "600-cell", "e6", "e7", "e8", "schlafli", "gosset", "leech")
 
 
@@ -31,19 +31,18 @@ def _from_one_row(vectors: np.ndarray) -> PairScan:
 
 def exact_scan(codebook: Codebook) -> PairScan | None:
     """The :class:`~spherecode.separation.PairScan` of ``codebook`` in O(N d) if its vectors are
-    exactly the regular simplex or a vertex-transitive library configuration, else ``None``."""
+    exactly (whatever its recorded method) the regular simplex or a vertex-transitive library
+    configuration, else ``None``."""
     n, dim, v = codebook.n, codebook.dim, codebook.vectors
-    if codebook.method == "simplex" and dim >= n - 1:
+    if dim >= n - 1:
         from .simplex import simplex_vectors
 
         if np.array_equal(v, simplex_vectors(n, dim)):
             return _from_one_row(v)  # the simplex's symmetric group is transitive too
-        return None
-    key = codebook.params.get("code")
-    if codebook.method in ("known", "auto") and isinstance(key, str) and key in TRANSITIVE:
-        from .library import configurations_at
+    from .library import configurations_at
 
-        entries = [e for e in configurations_at(n, dim) if e.key == key and e.n == n]
-        if entries and np.array_equal(v, entries[0].build()):
+    for entry in configurations_at(n, dim):
+        transitive = entry.key in TRANSITIVE or entry.key.endswith("-roots") or entry.key == "polygon"
+        if transitive and entry.n == n and entry.dim == dim and np.array_equal(v, entry.build()):
             return _from_one_row(v)
     return None
