@@ -1,6 +1,6 @@
 r"""Classification heads: the fixed-codebook :class:`PrototypeHead` and the :class:`LinearHead` baseline.
 
-Prototype head (docs/background.md, section 1; Kasarla et al. 2022): with unit prototypes :math:`c_1, \dots, c_N` (class order)
+Prototype head (SCIENCE.md section 1): with unit prototypes :math:`c_1, \dots, c_N` (class order)
 and features :math:`f`, the output is :math:`z = f / \lVert f \rVert` and
 
 .. math::  \mathrm{logit}_i = \langle z, c_i \rangle / \tau,
