@@ -1,5 +1,5 @@
 """Benchmark of the bounds: every bound's time over a grid up to N = 10^12 (and 10^29), d = 10^6, beside
-the code before issue 13 (commit BASELINE, run in a subprocess with a per-call time limit); each
+the code before the size checks (commit BASELINE, run in a subprocess with a per-call time limit); each
 bound's time at N = 1000, d = 512 (target: `spherecode bounds` < 5 s), the spherical LP bound for
 d <= 128 (target < 30 s per (N, d)) beside Levenshtein's bound (its closed-form baseline), and the exact
 Delsarte LP beside a floating-point HiGHS solve of the same program.
@@ -37,7 +37,7 @@ from spherecode.bounds.delsarte import krawtchouk_matrix
 from spherecode.bounds.spherical_lp import default_degree
 
 
-#: The code before issue 13 ("nothing hangs"): the baseline of the size grid.
+#: The code before the size checks ("nothing hangs"): the baseline of the size grid.
 BASELINE = "e1f09d6"
 #: Seconds each baseline call may run before it is stopped and reported as "> LIMIT".
 BASELINE_LIMIT = 3.0

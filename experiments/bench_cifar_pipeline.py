@@ -12,7 +12,7 @@ horizontal flip, normalisation, batches of 512.
 
 Images are random uint8 in the CIFAR layout (the pipeline's cost does not depend on the pixels).
 Repeats alternate between the paths and the median is reported, so machine load hits all alike.
-Target (issue 11): device-resident >= 2x the per-sample loader's images/s on this CPU.
+Target: device-resident >= 2x the per-sample loader's images/s on this CPU.
 
     PYTHONPATH=. python experiments/bench_cifar_pipeline.py                 # ~1 minute on 2 CPU cores
     PYTHONPATH=. python experiments/bench_cifar_pipeline.py --images 2048 --repeats 1   # quick check

@@ -3,7 +3,7 @@
 Sections (all printed as tables, rows also written to experiments/results/bench_codebooks.csv):
 
 * grid: every method valid at each (N, d) of N in {100, 1000}, d in {10, 25, 50, 64, 99, 128, 256, 512},
-  with the s_max that Mettes et al.'s public code reached on this machine (issue 2) beside it;
+  with the s_max that Mettes et al.'s public code reached on this machine beside it;
 * speed: N=1000, d=512: lse's time to s_max <= 1e-3 and to the Mettes result's quality, versus the
   Mettes reimplementation's time to reach its own final quality, in the same run;
 * scale (``--scale``): lse at N=21841 (ImageNet-21k), d=1024: time and peak memory (a child process);
@@ -47,7 +47,7 @@ from spherecode.separation import cosine_to_degrees, max_cosine
 GRID_N = (100, 1000)
 GRID_D = (10, 25, 50, 64, 99, 128, 256, 512)
 METHODS = ("lse", "mettes", "random", "simplex", "orthoplex", "auto")
-#: s_max of Mettes et al.'s public code measured on this machine (issue 2); N=1000 after 10,000 steps.
+#: s_max of Mettes et al.'s public code measured on this machine; N=1000 after 10,000 steps.
 METTES_PUBLISHED = {(100, 10): 0.376, (100, 25): 0.134, (100, 50): 0.0438, (100, 64): 0.0234,
                     (1000, 64): 0.212, (1000, 128): 0.132, (1000, 256): 0.082, (1000, 512): 0.049}
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -1,6 +1,6 @@
 """Memory and time of the Hypersolid loss, forward + backward: dense vs row blocks.
 
-Target (issue 6): at B = 512, V = 8, D = 1024 the block-wise loss peaks at <= 25% of the dense
+Target: at B = 512, V = 8, D = 1024 the block-wise loss peaks at <= 25% of the dense
 version's memory and takes <= 1.5x its time.
 
 CPU memory: each variant runs in a fresh subprocess with MALLOC_MMAP_THRESHOLD_=65536 (so freed

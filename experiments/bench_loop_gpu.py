@@ -1,6 +1,6 @@
 """Our training loop against a minimal plain-PyTorch loop: same model, same data, same run (GPU).
 
-The CIFAR setting of issue 11: ResNet-18 (CIFAR stem), 32x32 inputs, batch 512, bf16 autocast,
+The CIFAR setting of docs/training.md: ResNet-18 (CIFAR stem), 32x32 inputs, batch 512, bf16 autocast,
 channels_last, SGD momentum, cudnn.benchmark. Rows:
 
 - plain PyTorch loop: autocast forward, cross-entropy, backward, SGD step, on pre-made device batches;

@@ -1,4 +1,4 @@
-"""Benchmark of semantic relabelling (issue 4).
+"""Benchmark of semantic relabelling (docs/relabelling.md).
 
 (a) CIFAR-100 hierarchy (20 superclasses x 5), N = 100: for RM, BCH and other codebooks, the
     identity labelling (alphabetical, as the dataset ships), the mean of 10 random labellings and

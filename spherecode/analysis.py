@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from .bounds import bound_interval, rankin_attained, rankin_bound
-from .codebook import Codebook
+from .codebook import Codebook, as_codebook
 from .errors import SpherecodeError
 from .separation import cosine_to_degrees
 
@@ -65,9 +68,20 @@ class SeparationReport:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def analyze(codebook: Codebook) -> SeparationReport:
-    """Measure a codebook's separation and compare it with the bounds for its (N, d)."""
-    s = codebook.max_cosine
+def analyze(codebook: Codebook | str | os.PathLike[str] | np.ndarray, *, progress: bool = False) -> SeparationReport:
+    """Measure a codebook's separation and compare it with the bounds for its (N, d).
+
+    Args:
+        codebook: a :class:`Codebook`, a codebook file's path or an (N, d) array (N >= 2).
+        progress: show a progress bar when comparing all pairs takes long.
+
+    >>> analyze(np.eye(3)).max_cosine
+    0.0
+    """
+    codebook = as_codebook(codebook)
+    if codebook.n < 2:
+        raise SpherecodeError(f"Argument 'codebook' has N = {codebook.n} prototype; a separation report needs N >= 2.")
+    s = float(codebook.scan(progress=progress).row_max.max())
     bound = rankin_bound(codebook.n, codebook.dim)
     lower, upper = bound_interval(codebook.n, codebook.dim)
     upper = s if upper is None else min(upper, s)  # the codebook itself is an achievable value
@@ -124,6 +138,8 @@ class SeparationCurves:
         return out
 
 
+#: A separation curve has at most this many dimensions.
+MAX_CURVE_DIMS = 256
 #: The bound curves of :func:`separation_vs_dimension` (BoundsReport fields).
 CURVE_BOUNDS = ("rankin", "levenshtein", "spherical_lp", "gv_upper", "known_upper", "lower", "upper")
 
@@ -160,12 +176,26 @@ def separation_vs_dimension(
     from .bounds import bounds_report
     from .constructions import CONSTRUCTIONS, check_size, generate, get_construction
 
+    from .cost import check_cost
+    from .separation import scan_seconds
+
     n = check_size(n, 1)[0]
-    dims = [check_size(n, d)[1] for d in dims]
+    dims = list(dict.fromkeys(check_size(n, d)[1] for d in dims))
     if not dims:
         raise SpherecodeError("Argument 'dims' must name at least one dimension.")
-    methods = default_methods() if methods is None else [get_construction(m).name for m in methods]
+    if len(dims) > MAX_CURVE_DIMS:
+        raise SpherecodeError(f"Argument 'dims' names {len(dims)} dimensions; a curve has at most {MAX_CURVE_DIMS} "
+                              "(use a step, 3:128:5, or log-spacing, geom:3:128:20).")
+    methods = default_methods() if methods is None else list(dict.fromkeys(get_construction(m).name for m in methods))
     params = dict(params or {})
+    accepted = {k for m in methods for k in CONSTRUCTIONS[m].parameters()}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise SpherecodeError(f"Argument 'params': no selected method has {', '.join(map(repr, unknown))}; "
+                              f"their parameters: {', '.join(sorted(accepted)) or 'none'}.")
+    valid = [(d, m) for d in dims for m in methods if CONSTRUCTIONS[m].check(n, d) is None]
+    check_cost(f"measuring {len(valid)} codebooks of N = {n}", seconds=sum(scan_seconds(n, d) for d, _ in valid),
+               option="dims", hint="use fewer dimensions or methods")
     bounds: dict[str, list[float | None]] = {k: [] for k in CURVE_BOUNDS}
     values: dict[str, list[float | None]] = {m: [] for m in methods}
     seconds: dict[str, list[float | None]] = {m: [] for m in methods}
@@ -214,23 +244,28 @@ def parse_dims(text: str) -> list[int]:
     >>> parse_dims("8:12"), parse_dims("10,25,64"), parse_dims("geom:2:64:6")
     ([8, 9, 10, 11, 12], [10, 25, 64], [2, 4, 8, 16, 32, 64])
     """
-    import numpy as np
-
+    bad = SpherecodeError(f"Argument '--dims' must look like 3:128, 3:128:5, geom:3:128:20 or 10,25,64; got {text!r}.")
     try:
         if text.startswith("geom:"):
             lo, hi, count = (int(x) for x in text[5:].split(":"))
+            if not 1 <= count <= MAX_CURVE_DIMS or lo < 1 or hi < lo:
+                raise bad
             dims = sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
         elif ":" in text:
             parts = [int(x) for x in text.split(":")]
-            if len(parts) not in (2, 3):
-                raise ValueError
-            dims = list(range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1))
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
+                raise bad
+            step = parts[2] if len(parts) == 3 else 1
+            if (parts[1] - parts[0]) // step + 1 > MAX_CURVE_DIMS:
+                raise SpherecodeError(f"Argument '--dims': {text!r} names {(parts[1] - parts[0]) // step + 1} dimensions; "
+                                      f"a curve has at most {MAX_CURVE_DIMS} (use a step or geom:).")
+            dims = list(range(parts[0], parts[1] + 1, step))
         else:
             dims = sorted({int(x) for x in text.split(",") if x.strip()})
-    except ValueError:
-        raise SpherecodeError(
-            f"Argument '--dims' must look like 3:128, 3:128:5, geom:3:128:20 or 10,25,64; got {text!r}."
-        ) from None
+    except SpherecodeError:
+        raise
+    except (ValueError, OverflowError):
+        raise bad from None
     if not dims or min(dims) < 1:
         raise SpherecodeError(f"Argument '--dims' must give dimensions >= 1; got {text!r}.")
     return dims

@@ -11,7 +11,6 @@ the plots draw it. A codebook saves to one ``.npz`` file that any numpy user can
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import numpy as np
 from . import separation
 from ._version import __version__
 from .errors import CodebookFileError, SpherecodeError, check_seed
-from .files import atomic_save
+from .files import atomic_save, check_array, check_input_file, check_npy_header, check_npz_members, dump_json, parse_json
 
 #: Rows must have unit norm within this tolerance to load.
 UNIT_TOL = 1e-6
@@ -55,9 +54,12 @@ class Codebook:
     seed: int | None = None
     version: str = __version__
     permutation: np.ndarray | None = None
+    _scan: separation.PairScan | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        v = np.asarray(self.vectors, dtype=np.float64)
+        if isinstance(self.vectors, Codebook):
+            raise SpherecodeError("Argument 'vectors' is already a Codebook; use it directly (or its .vectors).")
+        v = check_array(self.vectors, "vectors")
         if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] < 1:
             raise SpherecodeError(f"Argument 'vectors' must be a non-empty (N, d) matrix, not shape {v.shape}.")
         if not np.all(np.isfinite(v)):
@@ -70,6 +72,10 @@ class Codebook:
             self.permutation = check_permutation(self.permutation, len(v))
         if self.seed is not None:
             self.seed = check_seed("seed", self.seed)
+        if not isinstance(self.method, str):
+            raise SpherecodeError(f"Argument 'method' must be a string, not {self.method!r}.")
+        if not isinstance(self.params, dict):
+            raise SpherecodeError(f"Argument 'params' must be a dict, not {type(self.params).__name__}.")
 
     # ----------------------------------------------------------------- shape
     @property
@@ -87,7 +93,9 @@ class Codebook:
 
     def __repr__(self) -> str:
         perm = ", permuted" if self.permutation is not None else ""
-        return f"Codebook(n={self.n}, dim={self.dim}, method={self.method!r}, max_cosine={self.max_cosine:.6g}{perm})"
+        cheap = self._scan is not None or separation.scan_seconds(self.n, self.dim) < 0.1  # a repr never waits
+        smax = f", max_cosine={self.max_cosine:.6g}" if cheap else ""
+        return f"Codebook(n={self.n}, dim={self.dim}, method={self.method!r}{smax}{perm})"
 
     # ------------------------------------------------------------ prototypes
     @property
@@ -102,22 +110,50 @@ class Codebook:
 
     def with_permutation(self, permutation: np.ndarray | None) -> Codebook:
         """A copy of this codebook whose class ``y`` uses row ``permutation[y]``."""
-        return Codebook(
+        out = Codebook(
             self.vectors, self.method, dict(self.params), self.seed, self.version,
             None if permutation is None else np.asarray(permutation),
         )
+        out._scan = self._scan  # the same vectors: the same separation
+        return out
 
     # ------------------------------------------------------------ separation
     def gram(self) -> np.ndarray:
         """The Gram matrix of the vectors (N x N)."""
         return separation.gram(self.vectors)
 
+    def scan(self, progress: bool = False) -> separation.PairScan:
+        """Each row's largest cosine to another row and the antipodal pairs, measured once and kept.
+
+        A k-d tree for many rows in low dimension; the closed-form configurations (the simplex, the
+        vertex-transitive codes of the library) in O(N d) (:mod:`spherecode.constructions.exact`);
+        otherwise all pairs by blocks, refused with a time estimate above
+        :data:`spherecode.cost.MAX_SECONDS` (``progress``: a progress bar).
+        """
+        if self.n < 2:
+            raise SpherecodeError("A codebook with one prototype has no pairs to measure.")
+        if self._scan is None:
+            from .cost import PROGRESS_SECONDS, check_cost, pair_scan_seconds
+
+            scan = None
+            blocked = not (self.n > separation.KDTREE_MIN_ROWS and self.dim <= separation.KDTREE_MAX_DIM)
+            seconds = pair_scan_seconds(self.n, self.dim)
+            if blocked and seconds > PROGRESS_SECONDS:
+                from .constructions.exact import exact_scan
+
+                scan = exact_scan(self)
+                if scan is None:
+                    check_cost(f"comparing all pairs of N = {self.n} prototypes in d = {self.dim}", seconds=seconds,
+                               option="codebook", hint="use a smaller codebook")
+            self._scan = scan if scan is not None else separation.scan_pairs(self.vectors, progress=progress)
+        return self._scan
+
     @property
     def max_cosine(self) -> float:
-        """Worst-case cosine s_max over distinct pairs (permutation-invariant)."""
+        """Worst-case cosine s_max over distinct pairs (permutation-invariant; -1 for one prototype)."""
         if self.n < 2:
             return -1.0
-        return separation.max_cosine(self.vectors)
+        return float(self.scan().row_max.max())
 
     @property
     def min_angle_deg(self) -> float:
@@ -126,13 +162,17 @@ class Codebook:
 
     @property
     def mean_max_cosine(self) -> float:
-        """Mean over prototypes of the cosine to the nearest other prototype."""
-        return separation.mean_max_cosine(self.vectors)
+        """Mean over prototypes of the cosine to the nearest other prototype (-1 for one prototype)."""
+        if self.n < 2:
+            return -1.0
+        return float(self.scan().row_max.mean())
 
     @property
     def antipodal_pairs(self) -> int:
         """Number of pairs with cosine -1 (within 1e-9)."""
-        return separation.antipodal_pairs(self.vectors)
+        if self.n < 2:
+            return 0
+        return self.scan().antipodal_pairs
 
     # ------------------------------------------------------------------- I/O
     def metadata(self) -> dict[str, Any]:
@@ -158,7 +198,7 @@ class Codebook:
         _check_writable(path, overwrite)
         arrays: dict[str, np.ndarray] = {
             "vectors": self.vectors,
-            "metadata": np.array(json.dumps(self.metadata(), default=_json_default)),
+            "metadata": np.array(_dump_metadata(self.metadata())),
         }
         if self.permutation is not None:
             arrays["permutation"] = self.permutation
@@ -172,12 +212,17 @@ class Codebook:
         accepted too, with method ``"imported"``. Raises :class:`CodebookFileError` naming the
         file and the problem when it is missing, corrupt or not a codebook.
         """
-        path = Path(path)
-        if not path.exists():
-            raise CodebookFileError(f"Codebook file '{path}' does not exist.")
-        if path.is_dir():
-            raise CodebookFileError(f"Codebook file '{path}' is a directory, not a .npz file.")
         try:
+            path = check_input_file(path, "path", what="codebook file")
+        except SpherecodeError as exc:
+            raise CodebookFileError(str(exc)) from None
+        corrupt = f"Codebook file '{path}' is corrupt or not a numpy .npz/.npy file."
+        try:
+            if zipfile.is_zipfile(path):
+                check_npz_members(path, f"Codebook file '{path}'")
+            else:
+                with open(path, "rb") as fh:
+                    check_npy_header(fh, path.stat().st_size, f"Codebook file '{path}'")
             data = np.load(path, allow_pickle=False)
             if isinstance(data, np.ndarray):  # a bare .npy matrix
                 vectors, meta, perm = data, {}, None
@@ -188,16 +233,20 @@ class Codebook:
                             f"Codebook file '{path}' has no array named 'vectors' (found: {', '.join(data.files) or 'nothing'})."
                         )
                     vectors = data["vectors"]
-                    meta = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
+                    meta = _read_metadata(data["metadata"], path) if "metadata" in data.files else {}
                     perm = data["permutation"] if "permutation" in data.files else None
         except CodebookFileError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
-            raise CodebookFileError(f"Codebook file '{path}' is corrupt or not a numpy .npz/.npy file.") from None
+        except SpherecodeError as exc:
+            raise CodebookFileError(str(exc)) from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError):
+            raise CodebookFileError(corrupt) from None
         vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or not (np.issubdtype(vectors.dtype, np.floating) or np.issubdtype(vectors.dtype, np.integer)):
+        if vectors.ndim != 2 or vectors.dtype.names is not None or vectors.dtype.kind not in "iuf":
             raise CodebookFileError(f"Codebook file '{path}': 'vectors' must be a real numeric (N, d) matrix, not {vectors.dtype} {vectors.shape}.")
         vectors = vectors.astype(np.float64)
+        if vectors.size == 0:
+            raise CodebookFileError(f"Codebook file '{path}': 'vectors' is empty ({vectors.shape}).")
         if not np.all(np.isfinite(vectors)):
             raise CodebookFileError(f"Codebook file '{path}': 'vectors' contains NaN or infinite entries.")
         norms = np.linalg.norm(vectors, axis=1)
@@ -285,11 +334,40 @@ def _check_writable(path: Path, overwrite: bool) -> None:
         raise SpherecodeError(f"Output directory '{path.parent}' does not exist.")
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"Cannot store {type(obj).__name__} in codebook metadata.")
+def _dump_metadata(meta: dict[str, Any]) -> str:
+    try:
+        return dump_json(meta)
+    except TypeError as exc:
+        raise SpherecodeError(f"Argument 'params' cannot be stored in the codebook's metadata ({exc}).") from None
+
+
+def _read_metadata(array: np.ndarray, path: Path) -> Any:
+    """The metadata JSON of a codebook file (one string), parsed with the depth and validity checks."""
+    if array.shape != () or array.dtype.kind not in "US":
+        raise CodebookFileError(f"Codebook file '{path}': 'metadata' must be one JSON string, not {array.dtype} {array.shape}.")
+    text = array.item()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CodebookFileError(f"Codebook file '{path}': 'metadata' is not UTF-8 text.") from None
+    return parse_json(text, f"Codebook file '{path}': metadata")
+
+
+def as_codebook(codebook: Any, name: str = "codebook") -> Codebook:
+    """``codebook`` as a :class:`Codebook`: itself, loaded from a file path, or made from an (N, d) array.
+
+    >>> as_codebook(np.eye(3)).n
+    3
+    """
+    if isinstance(codebook, Codebook):
+        return codebook
+    if isinstance(codebook, (str, os.PathLike)):
+        return Codebook.load(codebook)
+    if isinstance(codebook, (np.ndarray, list, tuple)):
+        try:
+            return Codebook(codebook)
+        except SpherecodeError as exc:
+            raise SpherecodeError(str(exc).replace("Argument 'vectors'", f"Argument '{name}'")) from None
+    raise SpherecodeError(f"Argument '{name}' must be a Codebook, a codebook file path or an (N, d) array, "
+                          f"not {type(codebook).__name__}.")

@@ -281,4 +281,242 @@ class RunLock:
         self.release()
 
 
-__all__ = ["LOCK_NAME", "RunLock", "TEMP_MARKER", "atomic_save", "atomic_write", "check_output", "temp_name", "terminate_as_exit"]
+
+# ------------------------------------------------------------------------------------------ reading
+# Every reader of a user's file goes through these checks first: the path is a regular file (a FIFO
+# would block forever, a device or folder never ends), its size is plausible, text is valid UTF-8,
+# JSON is not nested deeper than any real document, and arrays are real numbers of the right shape
+# whose header agrees with the bytes present (a crafted header cannot make numpy allocate terabytes).
+
+#: JSON documents nested deeper than this are refused (real metadata and hierarchies use a few levels).
+MAX_JSON_DEPTH = 64
+#: Text files (hierarchies, CSV, JSON) larger than this are refused.
+MAX_TEXT_BYTES = 256 * 2**20
+
+
+def check_input_file(path: str | os.PathLike[str], option: str = "path", *,
+                     suffixes: tuple[str, ...] | None = None, what: str = "file") -> Path:
+    """Return ``path`` if it names an existing regular file (after resolving symbolic links).
+
+    A FIFO, a socket, a device or a folder is refused before it is opened (reading a FIFO blocks
+    forever); ``suffixes`` (lower case, e.g. ``(".npy", ".csv")``) restricts the file type.
+
+    >>> check_input_file("/dev/null", "--similarity")
+    Traceback (most recent call last):
+    ...
+    spherecode.errors.SpherecodeError: Argument '--similarity': '/dev/null' is a device, not a regular file.
+    """
+    import stat
+
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode  # follows symbolic links
+    except FileNotFoundError:
+        raise SpherecodeError(f"Argument '{option}': {what} '{p}' does not exist.") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SpherecodeError(f"Argument '{option}': cannot open {what} '{p}' ({reason}).") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise SpherecodeError(f"Argument '{option}': '{p}' is {kind}, not a regular file.")
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise SpherecodeError(f"Argument '{option}': '{p.name}' must end in {' or '.join(suffixes)}.")
+    return p
+
+
+def read_text(path: str | os.PathLike[str], option: str = "path", *, max_bytes: int = MAX_TEXT_BYTES,
+              what: str = "file") -> str:
+    """The text of a UTF-8 file, after :func:`check_input_file`; a binary or Latin-1 file, or one larger
+    than ``max_bytes``, raises one line naming ``option``."""
+    p = check_input_file(path, option, what=what)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise SpherecodeError(f"Argument '{option}': {what} '{p}' is {size} bytes; text files of at most "
+                              f"{max_bytes} bytes are read.")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpherecodeError(f"Argument '{option}': {what} '{p}' is not UTF-8 text (byte {exc.start}); "
+                              "save it as UTF-8.") from None
+    if "\0" in text:
+        raise SpherecodeError(f"Argument '{option}': {what} '{p}' is binary, not a text file.")
+    return text.removeprefix("\ufeff")
+
+
+def json_depth(text: str) -> int:
+    """How deeply ``[`` and ``{`` nest in JSON text (strings skipped), without recursion.
+
+    >>> json_depth('{"a": [1, {"b": "[[["}]}')
+    3
+    """
+    import re
+
+    import numpy as np
+
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    steps = np.frombuffer(bare.encode("utf-8", "replace"), dtype=np.uint8)
+    delta = (steps == ord("[")).astype(np.int64) + (steps == ord("{")) - (steps == ord("]")) - (steps == ord("}"))
+    return int(np.cumsum(delta).max()) if delta.size else 0
+
+
+def parse_json(text: str, source: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON text from ``source`` (a phrase naming it, e.g. ``"codebook file 'x.npz'"``): invalid
+    JSON, non-finite numbers (``NaN``, ``Infinity``) and nesting deeper than ``max_depth`` raise one line.
+
+    >>> parse_json('{"a": [1, 2]}', "metadata")
+    {'a': [1, 2]}
+    >>> parse_json("[" * 100 + "]" * 100, "metadata")
+    Traceback (most recent call last):
+    ...
+    spherecode.errors.SpherecodeError: metadata nests JSON 100 levels deep; at most 64 are read.
+    """
+    import json
+
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise SpherecodeError(f"{source} nests JSON {depth} levels deep; at most {max_depth} are read.")
+
+    def constant(name: str) -> Any:
+        raise SpherecodeError(f"{source} holds the non-finite number {name}; JSON numbers must be finite.")
+
+    try:
+        return json.loads(text, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise SpherecodeError(f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+    except RecursionError:  # pragma: no cover - caught by the depth check
+        raise SpherecodeError(f"{source} nests JSON too deeply.") from None
+
+
+def check_array(array: Any, name: str, *, ndim: int | None = None, integer: bool = False) -> Any:
+    """``array`` as a numpy array of real numbers (float64, or int64 with ``integer``) of ``ndim``
+    dimensions; strings, objects, structured records, booleans and complex numbers raise one line.
+
+    >>> check_array([[1, 2]], "means").dtype.name
+    'float64'
+    """
+    import numpy as np
+
+    try:
+        a = np.asarray(array)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise SpherecodeError(f"Argument '{name}' must be a rectangular array of numbers ({exc}).") from None
+    kind = a.dtype.kind
+    if a.dtype.names is not None or kind not in "iuf" or (integer and kind == "f"):
+        want = "integers" if integer else "real numbers"
+        raise SpherecodeError(f"Argument '{name}' must hold {want}, not {a.dtype} values.")
+    if ndim is not None and a.ndim != ndim:
+        raise SpherecodeError(f"Argument '{name}' must be a {ndim}-dimensional array, not shape {a.shape}.")
+    return a.astype(np.int64 if integer else np.float64, copy=False)
+
+
+def check_npy_header(fh: IO[bytes], size: int, source: str) -> tuple[tuple[int, ...], Any]:
+    """Read a ``.npy`` header from ``fh`` and check that the bytes it announces are present
+    (``size`` is the member's or file's size) and fit in memory; returns ``(shape, dtype)``."""
+    import numpy as np
+
+    from .cost import available_memory, format_bytes
+
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, _, dtype = read(fh, max_header_size=100_000)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise SpherecodeError(f"{source} is corrupt or not a numpy .npz/.npy array ({exc}).") from None
+    need = dtype.itemsize * int(np.prod(shape, dtype=object))
+    if need > size:
+        raise SpherecodeError(f"{source} claims shape {shape} ({format_bytes(need)}) but holds only {size} bytes: "
+                              "the file is truncated or corrupt.")
+    if need > available_memory():
+        raise SpherecodeError(f"{source} holds {format_bytes(need)}, more than the memory available.")
+    return tuple(shape), dtype
+
+
+def check_npz_members(path: Path, source: str) -> None:
+    """Check the header of every ``.npy`` member of an ``.npz`` file against its size (:func:`check_npy_header`)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.filename.endswith(".npy"):
+                with zf.open(info) as fh:
+                    check_npy_header(fh, info.file_size, f"{source}, array '{info.filename[:-4]}'")
+
+
+def load_matrix(path: str | os.PathLike[str], option: str, *, what: str = "matrix") -> Any:
+    """A real (rows, columns) float64 matrix from ``.npy`` or ``.csv`` (comma separated, no header),
+    after every check of this block; any other content raises one line naming ``option``."""
+    import warnings
+
+    import numpy as np
+
+    p = check_input_file(path, option, suffixes=(".npy", ".csv"))
+    if p.suffix.lower() == ".npy":
+        with open(p, "rb") as fh:
+            check_npy_header(fh, p.stat().st_size, f"Argument '{option}': '{p}'")
+        try:
+            a = np.load(p, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise SpherecodeError(f"Argument '{option}': cannot read '{p}' as a numeric {what} ({exc}).") from None
+    else:
+        text = read_text(p, option)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file: refused below, not warned about
+                a = np.loadtxt(text.splitlines(), delimiter=",", ndmin=2)
+        except ValueError as exc:
+            raise SpherecodeError(f"Argument '{option}': cannot read '{p}' as a numeric {what} "
+                                  f"({str(exc).splitlines()[0] if str(exc) else 'not numbers'}).") from None
+    a = check_array(a, option, ndim=2)
+    if a.size == 0:
+        raise SpherecodeError(f"Argument '{option}': '{p}' is empty; expected a numeric {what}.")
+    if not np.all(np.isfinite(a)):
+        raise SpherecodeError(f"Argument '{option}': '{p}' contains NaN or infinite entries.")
+    return a
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays, paths and tuples turned into JSON types and every
+    non-finite float (NaN, infinity: undefined measures) turned into ``None`` (JSON ``null``).
+
+    >>> json_safe({"a": float("nan"), "b": (1.5, float("inf"))})
+    {'a': None, 'b': [1.5, None]}
+    """
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def dump_json(obj: Any) -> str:
+    """Strict JSON text of ``obj`` through :func:`json_safe`: always valid JSON (``null``, never ``NaN``).
+
+    >>> dump_json({"x": float("nan"), "n": 3})
+    '{"x": null, "n": 3}'
+    """
+    import json
+
+    return json.dumps(json_safe(obj), allow_nan=False)
+
+
+__all__ = ["LOCK_NAME", "RunLock", "MAX_JSON_DEPTH", "MAX_TEXT_BYTES", "TEMP_MARKER", "atomic_save", "atomic_write", "check_array",
+           "check_input_file", "check_npy_header", "check_npz_members", "check_output", "dump_json", "json_depth", "json_safe", "load_matrix",
+           "parse_json", "read_text", "temp_name", "terminate_as_exit"]

@@ -49,11 +49,13 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def _as_matrix(embeddings: Any) -> np.ndarray:
+    from .files import check_array
+
     if hasattr(embeddings, "vectors") and hasattr(embeddings, "prototypes"):  # a Codebook
         embeddings = embeddings.vectors
     if hasattr(embeddings, "detach"):  # a torch tensor
         embeddings = embeddings.detach().cpu().double().numpy()
-    x = np.asarray(embeddings, dtype=np.float64)
+    x = check_array(embeddings, "embeddings")
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
         raise SpherecodeError(f"Argument 'embeddings' must be a matrix (n, D) with n >= 2; got shape {x.shape}.")
     if not np.all(np.isfinite(x)):
@@ -82,12 +84,13 @@ def anisotropy(u: np.ndarray) -> float:
     return float((total @ total - n) / (n * (n - 1)))
 
 
-def mean_feature_correlation(x: np.ndarray) -> float:
-    """Mean absolute Pearson correlation over distinct pairs of (non-constant) features."""
+def mean_feature_correlation(x: np.ndarray) -> float | None:
+    """Mean absolute Pearson correlation over distinct pairs of (non-constant) features; ``None`` when
+    fewer than two features vary (the correlation is undefined)."""
     std = x.std(axis=0)
     keep = std > 1e-12 * max(1.0, float(np.abs(x).max()))
     if keep.sum() < 2:
-        return float("nan")
+        return None
     c = np.corrcoef(x[:, keep], rowvar=False)
     d = c.shape[0]
     return float((np.abs(c).sum() - np.trace(np.abs(c))) / (d * (d - 1)))
@@ -168,7 +171,7 @@ class GeometryReport:
     n: int
     dim: int
     anisotropy: float
-    mean_feature_correlation: float
+    mean_feature_correlation: float | None
     center_norm: float
     effective_rank: float
     mean_angle_deg: float
@@ -185,7 +188,8 @@ class GeometryReport:
     def format(self) -> str:
         rows = [("embeddings", f"n = {self.n} in D = {self.dim}" + (f", {self.num_classes} classes" if self.num_classes else "")),
                 ("anisotropy", f"{self.anisotropy:.6f}"),
-                ("mean feature correlation", f"{self.mean_feature_correlation:.6f}"),
+                ("mean feature correlation", "n/a" if self.mean_feature_correlation is None
+                 else f"{self.mean_feature_correlation:.6f}"),
                 ("centre-vector norm", f"{self.center_norm:.6f}"),
                 ("effective rank", f"{self.effective_rank:.4f}"),
                 ("mean pairwise angle", f"{self.mean_angle_deg:.4f} deg")]
@@ -208,9 +212,14 @@ def geometry_report(embeddings: Any, labels: Sequence[int] | np.ndarray | None =
     For a codebook without labels each vector is its own class: the centroid measures equal the
     embedding ones and there are no positive pairs, so they are reported only when labels are given.
     """
+    from .cost import check_cost, pair_scan_seconds
+
     x = _as_matrix(embeddings)
     u = _unit(x)
     n, dim = u.shape
+    check_cost(f"the mean angle over all pairs of n = {n} embeddings in D = {dim}",
+               seconds=pair_scan_seconds(n, dim) + 2e-8 * float(n) * n, option="embeddings",
+               hint="measure a sample of the embeddings")
     kw: dict[str, Any] = {}
     if labels is not None:
         y = np.asarray(labels)

@@ -25,13 +25,16 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from .analysis import SeparationCurves  # noqa: E402
 from .bounds import bound_interval  # noqa: E402
-from .codebook import Codebook  # noqa: E402
-from .errors import SpherecodeError  # noqa: E402
+from .codebook import Codebook, as_codebook  # noqa: E402
+from .cost import check_cost, pair_scan_seconds  # noqa: E402
+from .errors import SpherecodeError, check_int  # noqa: E402
 from .files import atomic_save  # noqa: E402
-from .separation import pairwise_cosines  # noqa: E402
+from .separation import pair_cosine_histogram  # noqa: E402
 
 #: File types :func:`save_figure` writes.
 FIGURE_SUFFIXES = (".png", ".pdf")
+#: A histogram has at most this many bins (more than a figure can show).
+MAX_BINS = 10_000
 
 #: Line style of each bound curve: (label, colour, linestyle).
 _BOUND_STYLE = {
@@ -113,16 +116,23 @@ def _deg_to_cos(a: np.ndarray) -> np.ndarray:
     return np.cos(np.radians(a))
 
 
-def plot_histogram(codebook: Codebook, *, bins: int = 60) -> Figure:
-    """Histogram of the N(N-1)/2 pairwise cosines, with s_max and the bounds for (N, d) marked."""
-    if bins < 1:
-        raise SpherecodeError(f"Argument 'bins' must be at least 1, not {bins}.")
+def plot_histogram(codebook: Codebook | str | os.PathLike[str] | np.ndarray, *, bins: int = 60) -> Figure:
+    """Histogram of the N(N-1)/2 pairwise cosines, with s_max and the bounds for (N, d) marked.
+
+    ``codebook`` may also be a codebook file's path or an (N, d) array; the cosines are counted by row
+    blocks, and a codebook whose all-pairs scan would take too long is refused with an estimate.
+    """
+    bins = check_int("bins", bins, minimum=1, maximum=MAX_BINS)
+    codebook = as_codebook(codebook)
     if codebook.n < 2:
         raise SpherecodeError("A cosine histogram needs a codebook with at least 2 prototypes.")
-    cos = pairwise_cosines(codebook.vectors)
+    check_cost(f"a histogram of all pairs of N = {codebook.n} prototypes in d = {codebook.dim}",
+               seconds=pair_scan_seconds(codebook.n, codebook.dim), option="codebook", hint="use a smaller codebook")
+    counts = pair_cosine_histogram(codebook.vectors, bins)
+    edges = np.linspace(-1.0, 1.0, bins + 1)
     fig, ax = plt.subplots(figsize=(7.0, 4.2), constrained_layout=True)
-    ax.hist(cos, bins=bins, range=(-1.0, 1.0), color="tab:blue", alpha=0.8)
-    s = float(cos.max())
+    ax.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.8)
+    s = codebook.max_cosine
     ax.axvline(s, color="tab:red", linewidth=1.5, label=f"$s_{{\\max}}$ = {s:.4f}")
     lower, upper = bound_interval(codebook.n, codebook.dim)
     ax.axvline(lower, color="black", linestyle="--", linewidth=1.2, label=f"optimal $s_{{\\max}}$ >= {lower:.4f} (best lower bound)")
@@ -140,6 +150,7 @@ def plot_gram(codebook: Codebook, *, max_size: int = 2000) -> Figure:
 
     Codebooks larger than ``max_size`` are shown as their first ``max_size`` classes.
     """
+    codebook = as_codebook(codebook)
     protos = codebook.prototypes[:max_size]
     g = protos @ protos.T
     fig, ax = plt.subplots(figsize=(6.4, 5.6), constrained_layout=True)
@@ -163,6 +174,7 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
     """
     from .study.results import summarise
 
+    _check_study_rows(rows, metric)
     groups = summarise(rows, metric)
     if not groups:
         raise SpherecodeError("Argument 'rows' is empty: the study has no finished runs to plot.")
@@ -199,6 +211,21 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
     ax.legend(title="labelling", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _check_study_rows(rows: list[dict], metric: str) -> None:
+    """The numeric columns a study figure reads hold finite numbers (or are empty) in every row."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise SpherecodeError("Argument 'rows' must be a list of result records (dicts), e.g. from read_csv.")
+    for i, row in enumerate(rows, 1):
+        for key in dict.fromkeys(("s_max", metric, "final_top1", "spearman")):
+            value = row.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise SpherecodeError(f"Argument 'rows': row {i} has {key} = {value!r}; expected a finite number "
+                                      "or an empty cell.")
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = False, dpi: int = 150) -> Path:

@@ -157,7 +157,7 @@ def test_rm1_is_biorthogonal(m):
 
 
 def test_rm_consecutive_prototypes_can_be_antipodal():
-    """SCIENCE.md 2.4 caveat: message order puts antipodes next to each other."""
+    """The caveat of docs/background.md, section 2.4: message order puts antipodes next to each other."""
     cb = generate(100, 64, method="rm")
     assert cb.params["code"] == "RM(1, 6)" and cb.max_cosine == pytest.approx(0.0, abs=1e-12)
     g = cb.gram()
@@ -243,7 +243,7 @@ def _poison_bch(n: int, delta: int, g: np.ndarray) -> None:
 
 
 def test_poisoned_bch_cache_is_rebuilt_not_trusted():
-    """Issue 13.4: a well-formed wrong matrix (full rank, distance 1) in the cache is detected by the
+    """A well-formed wrong matrix (full rank, distance 1) in the cache is detected by the
     Bose-distance check and rebuilt: the codebook equals the clean one."""
     clean = generate(5, 15, "bch")  # BCH(15, 5, 7)
     wrong = np.hstack([np.eye(5, dtype=np.uint8), np.zeros((5, 10), dtype=np.uint8)])

@@ -113,7 +113,7 @@ def test_shorter_lengths_can_only_help():
     assert gv_best_upper_bound(100, 6) is None
 
 
-# ------------------------------------------------------------------ issue 13.3: any size, milliseconds
+# ------------------------------------------------------------------ any size, milliseconds
 from spherecode.bounds.gilbert_varshamov import (  # noqa: E402
     EXACT_MAX_LENGTH,
     _exact_distance,

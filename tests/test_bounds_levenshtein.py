@@ -135,7 +135,7 @@ def test_bounds_command_path_does_not_import_scipy_optimize():
     assert out.stdout.strip() == "False"
 
 
-# ------------------------------------------------------------------ issue 13.3: any size, no hang
+# ------------------------------------------------------------------ any size, no hang
 def _slow_lower_bound(n: int, dim: int) -> float:
     """The obvious walk over the breakpoints k = 1, 2, ... and bisection (the previous implementation)."""
     from spherecode.bounds.levenshtein import _piece_value

@@ -45,7 +45,7 @@ def test_cifar100_genuine_meta_names(tmp_path):
     ds = CIFAR100(tmp_path, "train")
     names = pickle.loads(meta, encoding="latin1")["fine_label_names"]
     assert ds.class_names == names and len(names) == 100
-    assert ds.class_names[42:44] == ["leopard", "lion"]  # alphabetical, as SCIENCE.md section 2.4 notes
+    assert ds.class_names[42:44] == ["leopard", "lion"]  # alphabetical, as docs/background.md, section 2.4, notes
     assert len(CIFAR100(tmp_path, "train", label_type="coarse").class_names) == 20
 
 

@@ -1,4 +1,4 @@
-"""Issue 13 regressions: nothing lost (atomic, concurrent saves), nothing run (CIFAR pickles), every
+"""Robustness regressions: nothing lost (atomic, concurrent saves), nothing run (CIFAR pickles), every
 mistake one line (CLI arguments, codebook metadata, output locations, broken pipes)."""
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ _SAVER = textwrap.dedent("""
 
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_processes_saving_the_same_path(tmp_path, attempt):
-    """Issue 13.1: two processes save the same file at once. The file is always one complete codebook
+    """Two processes save the same file at once. The file is always one complete codebook
     of the two, and it is the codebook of a process that reported saving it."""
     path = tmp_path / "cb.npz"
     start = time.time() + 1.5
@@ -309,3 +309,170 @@ def test_figures_exports_and_checkpoints_are_written_atomically(tmp_path, cli, s
     save_checkpoint({"epoch": 3, "model": {"w": torch.ones(2)}}, tmp_path / "checkpoint.pt")
     assert load_checkpoint(tmp_path)["epoch"] == 3
     assert not [p.name for p in tmp_path.iterdir() if TEMP_MARKER in p.name]
+
+
+# ------------------------------------------------------------------ input validation, sizes, strict JSON
+def _simplex_by_recursion(n: int) -> np.ndarray:
+    """Kasarla et al.'s recursion grown one row at a time: the slow reference of the vectorised simplex."""
+    v = np.array([[1.0, -1.0]])
+    for order in range(2, n):
+        top = np.concatenate([[1.0], np.full(order, -1.0 / order)])
+        bottom = np.hstack([np.zeros((order - 1, 1)), np.sqrt(1.0 - 1.0 / order**2) * v])
+        v = np.vstack([top, bottom])
+    return v.T
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 7, 40])
+def test_vectorised_simplex_matches_the_recursion(n):
+    from spherecode.constructions.simplex import simplex_vectors
+
+    np.testing.assert_allclose(simplex_vectors(n), _simplex_by_recursion(n), atol=1e-14)
+
+
+def test_kdtree_scan_matches_the_blocked_scan():
+    from spherecode import separation
+
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((5000, 3))
+    v[10] = v[11]          # a duplicate
+    v[20] = -v[21]         # an antipodal pair
+    v = separation.normalize_rows(v)
+    tree = separation._scan_kdtree(v, separation.ANTIPODAL_TOL)
+    g = v @ v.T
+    np.fill_diagonal(g, -np.inf)
+    np.testing.assert_allclose(tree.row_max, g.max(axis=1), atol=1e-12)
+    assert tree.antipodal_pairs == int(np.count_nonzero((g <= -1 + 1e-9) & np.isfinite(g))) // 2 >= 1
+
+
+@pytest.mark.parametrize("make", ["simplex", "e8"])
+def test_closed_form_scan_matches_the_blocked_scan_and_trusts_nothing_else(make):
+    from spherecode import separation
+    from spherecode.constructions import generate
+    from spherecode.constructions.exact import exact_scan
+
+    cb = generate(50, 49, "simplex") if make == "simplex" else generate(240, 8, "known")
+    fast, slow = exact_scan(cb), separation.scan_pairs(cb.vectors)
+    assert fast is not None and fast.antipodal_pairs == slow.antipodal_pairs
+    np.testing.assert_allclose(fast.row_max, slow.row_max, atol=1e-12)
+    tampered = Codebook(cb.vectors[::-1], method=cb.method, params=cb.params)  # claims the same, rows differ
+    assert exact_scan(tampered) is None
+
+
+def test_special_files_are_refused_before_opening(tmp_path):
+    from spherecode.files import check_input_file, load_matrix, read_text
+
+    fifo = tmp_path / "pipe.npy"
+    os.mkfifo(fifo)
+    (tmp_path / "link.npy").symlink_to(fifo)
+    for path in (fifo, tmp_path / "link.npy"):
+        with pytest.raises(SpherecodeError, match="FIFO"):
+            load_matrix(path, "--means")
+    with pytest.raises(SpherecodeError, match="directory"):
+        check_input_file(tmp_path, "path")
+    with pytest.raises(SpherecodeError, match="device"):
+        read_text(os.devnull, "--hierarchy")
+    with pytest.raises(SpherecodeError, match="FIFO"):
+        Codebook.load(fifo)
+
+
+def test_text_json_and_arrays_are_checked(tmp_path):
+    from spherecode.files import check_array, check_npy_header, parse_json, read_text
+
+    latin = tmp_path / "h.txt"
+    latin.write_bytes("caf\u00e9 x\n".encode("latin-1"))
+    with pytest.raises(SpherecodeError, match="not UTF-8"):
+        read_text(latin, "--hierarchy")
+    with pytest.raises(SpherecodeError, match="levels deep"):
+        parse_json("[" * 10_000 + "]" * 10_000, "metadata")
+    with pytest.raises(SpherecodeError, match="non-finite"):
+        parse_json('{"a": NaN}', "metadata")
+    for bad in (np.array([["a"]]), np.zeros(2, dtype=[("a", "f8")]), np.eye(2) * 1j, np.ones(2, dtype=bool)):
+        with pytest.raises(SpherecodeError, match="real numbers"):
+            check_array(bad, "similarity")
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**11, 1)})
+    lying = io.BytesIO(np.lib.format.magic(1, 0) + header.getvalue()[8:])
+    with pytest.raises(SpherecodeError, match="holds only"):
+        check_npy_header(lying, 200, "x.npy")
+
+
+def test_reports_are_strict_json_with_null_for_undefined_measures(tmp_path, cli):
+    np.save(tmp_path / "col.npy", np.ones((3, 1)))
+    code, out, _ = cli("geometry", str(tmp_path / "col.npy"), "--json")
+    assert code == 0 and json.loads(out, parse_constant=pytest.fail)["mean_feature_correlation"] is None
+    Codebook(np.eye(4)).save(tmp_path / "cb.npz")
+    np.save(tmp_path / "const.npy", np.ones((4, 4)))
+    code, out, _ = cli("relabel", str(tmp_path / "cb.npz"), "-o", str(tmp_path / "r.npz"), "--similarity",
+                       str(tmp_path / "const.npy"), "--json")
+    assert code == 0 and json.loads(out, parse_constant=pytest.fail)["before"]["spearman"] is None
+
+
+def test_sizes_are_estimated_before_work(tmp_path, cli, monkeypatch):
+    import spherecode.cost
+
+    Codebook(np.eye(6)).save(tmp_path / "cb.npz")
+    np.save(tmp_path / "sim.npy", np.eye(6))
+    code, _, err = cli("relabel", str(tmp_path / "cb.npz"), "-o", str(tmp_path / "r.npz"), "--similarity",
+                       str(tmp_path / "sim.npy"), "--kicks", "1000000000000")
+    assert code == 2 and "would take about" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = cli("bounds", "-n", "1000000", "-d", "128", "--no-lp", "--json")
+    assert code == 0 and "measuring all pairs" in json.loads(out)["not_built"]["bch"]
+    monkeypatch.setattr(spherecode.cost, "MAX_SECONDS", 1e-6)
+    monkeypatch.setattr(spherecode.cost, "PROGRESS_SECONDS", 1e-7)
+    with pytest.raises(SpherecodeError, match="comparing all pairs"):
+        Codebook(np.random.default_rng(0).standard_normal((3000, 64))).max_cosine
+
+
+def test_warnings_become_one_note_or_fold_into_the_error(capsys):
+    import argparse
+    import warnings
+
+    from spherecode.cli import main as cli_main
+
+    def noisy(fail: bool):
+        def run(args):
+            warnings.warn("overflow encountered", RuntimeWarning)
+            warnings.warn("overflow encountered", RuntimeWarning)
+            if fail:
+                raise SpherecodeError("Argument 'lr' made the search diverge.")
+            return 0
+        return run
+
+    for fail in (False, True):
+        args = argparse.Namespace(command="generate", run=noisy(fail), debug=False)
+        monkey = cli_main.build_parser
+        cli_main.build_parser = lambda: type("P", (), {"parse_args": lambda self, argv: args})()
+        try:
+            code = cli_main.main([])
+        finally:
+            cli_main.build_parser = monkey
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "overflow encountered" in err[0]
+        assert code == (2 if fail else 0) and ("error" in err[0]) == fail
+
+
+def test_debug_is_accepted_after_the_subcommand(tmp_path, cli):
+    code, _, err = cli("analyze", str(tmp_path / "missing.npz"), "--debug")
+    assert code == 2 and "does not exist" in err
+
+
+def test_public_functions_check_their_arguments(tmp_path):
+    from spherecode import analyze
+    from spherecode.bounds import bounds_report
+    from spherecode.bounds.levenshtein import gegenbauer
+    from spherecode.relabel import relabel
+
+    assert analyze(np.eye(3)).max_cosine == 0.0
+    Codebook(np.eye(3)).save(tmp_path / "cb.npz")
+    assert analyze(str(tmp_path / "cb.npz")).n == 3
+    for call, match in ((lambda: analyze(tmp_path / "x.npz"), "does not exist"),
+                        (lambda: relabel(Codebook(np.eye(3)), "semantic", hierarchy=5), "'hierarchy'"),
+                        (lambda: bounds_report(50, 5, optimal=5), "'optimal'"),
+                        (lambda: gegenbauer(-1, 3, 0.5), "'k'"),
+                        (lambda: gegenbauer(3, 3, float("nan")), "'t'"),
+                        (lambda: relabel(Codebook(np.ones((1, 2))), "random"), "one prototype")):
+        with pytest.raises(SpherecodeError, match=match):
+            call()
+    np.testing.assert_allclose(Codebook([[1e308, 1e308]]).vectors, [[2**-0.5, 2**-0.5]])

@@ -18,7 +18,7 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 
 def hypersolid_reference(z: torch.Tensor, alpha: float, lam: float) -> torch.Tensor:
-    """Loops over images, views and ordered pairs, straight from SCIENCE.md section 5."""
+    """Loops over images, views and ordered pairs, straight from docs/background.md, section 5."""
     b, v, d = z.shape
     m = b * v
     flat = [z[i, j] for i in range(b) for j in range(v)]

@@ -545,7 +545,7 @@ def test_pipeline_option_chooses_the_path(tmp_path):
     assert a[-1]["top1"] > 0.25 and b[-1]["top1"] > 0.25
 
 
-# ------------------------------------------------------------ command-line mistakes (issue 13)
+# ------------------------------------------------------------ command-line mistakes
 @pytest.mark.parametrize("flag,value,needle", [
     ("--epochs", "0", "'run.epochs' (--epochs) must be at least 1, not 0"),
     ("--batch-size", "0", "'data.batch_size' (--batch-size) must be at least 1, not 0"),
@@ -600,7 +600,7 @@ def test_evaluate_refuses_bad_arguments(tmp_path, cli, argv, needle):
     assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err, err
 
 
-# ------------------------------------------------------------ schedules and recipe features (issue 14)
+# ------------------------------------------------------------ schedules and recipe features
 def test_warmup_longer_than_the_run_is_refused_and_logged_lr_is_the_epochs_mean(tmp_path):
     from spherecode.train.schedule import Schedule
 

@@ -122,6 +122,22 @@ class BoundsReport:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
+#: The largest N the bounds are computed for: every count up to 2^53 is exact in double precision.
+MAX_N = 2**53
+
+
+def _check_witnesses(achieved: Any, optimal: Any) -> tuple[Mapping[str, Any], list[str]]:
+    """``achieved`` a mapping (its values are checked below) and ``optimal`` a list of names, or a one-line error."""
+    if achieved is not None and not isinstance(achieved, Mapping):
+        raise SpherecodeError(f"Argument 'achieved' must map construction names to s_max values, not {type(achieved).__name__}.")
+    if isinstance(optimal, (str, bytes)) or not isinstance(optimal, Iterable):
+        raise SpherecodeError(f"Argument 'optimal' must be a list of construction names, not {optimal!r}.")
+    names = list(optimal)
+    if not all(isinstance(x, str) for x in names):
+        raise SpherecodeError(f"Argument 'optimal' must be a list of construction names (strings), not {names!r}.")
+    return achieved or {}, names
+
+
 def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, float] | None = None,
                   optimal: Iterable[str] = (), lp_degree: int | None = None) -> BoundsReport:
     r"""Every bound on the optimum of (P) for N points in :math:`\mathbb{R}^d`.
@@ -136,8 +152,9 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         optimal: names of constructions that are provably optimal at (N, d), reported as given.
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
     """
-    n = check_int("n", n, minimum=2)
+    n = check_int("n", n, minimum=2, maximum=MAX_N)
     dim = check_int("dim", dim, minimum=1)
+    achieved, optimal = _check_witnesses(achieved, optimal)
     seconds: dict[str, float] = {}
 
     def timed(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -173,7 +190,10 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
     best_source = None if best is None else f"{best.configuration}, d={best.dim}"  # d may be below dim: zero-padded
     if best is not None:
         uppers[f"known code: {best_source}"] = best.max_cosine
-    achieved = {str(k): float(v) for k, v in (achieved or {}).items()}
+    for name, value in achieved.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpherecodeError(f"Argument 'achieved' must map names to cosines in [-1, 1]; got {name}={value!r}.")
+    achieved = {str(k): float(v) for k, v in achieved.items()}
     for name, value in achieved.items():
         if not math.isfinite(value) or not -1.0 <= value <= 1.0:
             raise SpherecodeError(f"Argument 'achieved' must map names to cosines in [-1, 1]; got {name}={value!r}.")

@@ -52,6 +52,13 @@ def gegenbauer(k: int, dim: int, t: np.ndarray | float) -> np.ndarray:
         >>> float(gegenbauer(2, 8, 0.5))   # (8 t^2 - 1)/7
         0.14285714285714285
     """
+    from ..errors import SpherecodeError, check_int
+
+    k = check_int("k", k, minimum=0)
+    dim = check_int("dim", dim, minimum=2)
+    values = np.asarray(t)
+    if values.dtype.kind not in "iuf" or not np.all(np.isfinite(values)):
+        raise SpherecodeError(f"Argument 't' must hold finite real numbers, not {t!r}.")
     return gegenbauer_all(k, dim, t)[k]
 
 

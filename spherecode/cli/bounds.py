@@ -9,7 +9,7 @@ from pathlib import Path
 from ..bounds import bounds_report
 from ..constructions import check_size, construction_table
 from ..errors import SpherecodeError, check_int
-from ..files import atomic_write
+from ..files import atomic_write, read_text
 from .common import output_path, parse_param, print_json, wants_progress
 
 
@@ -67,7 +67,12 @@ MAX_BOUNDS_DIM = 10**9
 
 
 def run_bounds(args: argparse.Namespace) -> int:
+    from ..bounds import MAX_N
+
     n, dim = check_size(args.n, args.dim)
+    if n > MAX_N:
+        raise SpherecodeError(f"Argument '-n' must be at most 2^53 = {MAX_N} (the bounds are computed in double "
+                              f"precision), not {n}.")
     check_int("--dim", dim, maximum=MAX_BOUNDS_DIM)
     if args.lp_degree is not None:
         check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
@@ -75,10 +80,13 @@ def run_bounds(args: argparse.Namespace) -> int:
     report = bounds_report(n, dim, lp=not args.no_lp, lp_degree=args.lp_degree,
                            achieved={k: v["max_cosine"] for k, v in table.items() if v["max_cosine"] is not None},
                            optimal=[k for k, v in table.items() if v["optimal"]])
+    not_built = {k: v["not_built"] for k, v in table.items() if v.get("not_built")}
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "not_built": not_built})
     else:
         print(report.format())
+        for name, why in not_built.items():
+            print(f"not built: {name} ({why}; its value is not shown)")
     return 0
 
 
@@ -95,6 +103,8 @@ def run_plot_separation(args: argparse.Namespace) -> int:
     check_int("n", args.n, minimum=2)
     out = _figure_path(args.output, args.force)
     csv_out = None if args.csv is None else output_path(args.csv, args.force, "--csv")
+    if csv_out is not None and csv_out.resolve() == out.resolve():
+        raise SpherecodeError(f"Arguments '--csv' and '--output' name the same file '{out}'; give two different files.")
     dims = parse_dims(args.dims)
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     curves = separation_vs_dimension(args.n, dims, methods, seed=args.seed, lp=not args.no_lp,
@@ -114,7 +124,9 @@ def run_plot_codebook(args: argparse.Namespace) -> int:
     out = _figure_path(args.output, args.force)
     cb = Codebook.load(args.path)
     if args.figure == "histogram":
-        fig = plot_histogram(cb, bins=check_int("--bins", args.bins, minimum=1))
+        from ..plots import MAX_BINS
+
+        fig = plot_histogram(cb, bins=check_int("--bins", args.bins, minimum=1, maximum=MAX_BINS))
     else:
         fig = plot_gram(cb)
     save_figure(fig, out, overwrite=args.force)
@@ -130,7 +142,12 @@ def run_plot_study(args: argparse.Namespace) -> int:
     metrics = [c for c in COLUMNS if c.endswith(("_top1", "_top5"))]
     if args.metric not in metrics:
         raise SpherecodeError(f"Argument '--metric' must be one of {', '.join(metrics)}; got {args.metric!r}.")
-    save_figure(plot_study(read_csv(args.path), metric=args.metric), out, overwrite=args.force)
+    read_text(args.path, "path", what="results file")  # a regular UTF-8 text file, before the CSV reader opens it
+    try:
+        rows = read_csv(args.path)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise SpherecodeError(f"Argument 'path': '{args.path}' is not a readable CSV file ({exc}).") from None
+    save_figure(plot_study(rows, metric=args.metric), out, overwrite=args.force)
     print(f"wrote {out}")
     return 0
 

@@ -50,7 +50,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
         raise SpherecodeError(f"Argument '--output' must end in .npz, not {out.name!r} (use `spherecode export` for other formats).")
     cb = generate(args.n, args.dim, args.method, seed=args.seed, progress=wants_progress(), **dict(args.param))
-    report = analyze(cb)  # before saving: the report is printed right after the file is confirmed in place
+    report = analyze(cb, progress=wants_progress())  # before saving: the report is printed right after the file is confirmed in place
     cb.save(out, overwrite=args.force)
     if args.json:
         print_json({**report.to_dict(), "path": str(out)})
@@ -61,7 +61,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    report = analyze(Codebook.load(args.path))
+    report = analyze(Codebook.load(args.path), progress=wants_progress())
     if args.json:
         print_json(report.to_dict())
     else:

@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..files import check_output
+from ..files import MAX_JSON_DEPTH, check_output, dump_json, json_depth
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -18,6 +16,8 @@ def parse_param(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise argparse.ArgumentTypeError(f"the value of {key!r} nests more than {MAX_JSON_DEPTH} levels")
     try:
         return key.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:
@@ -31,18 +31,8 @@ def output_path(path: str, force: bool, option: str = "--output", suffixes: tupl
 
 
 def print_json(obj: Any) -> None:
-    """Print one JSON object (numpy scalars and arrays converted)."""
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        raise TypeError(type(o).__name__)
-
-    json.dump(obj, sys.stdout, default=default)
-    sys.stdout.write("\n")
+    """Print one strict JSON object (numpy values converted; NaN and infinity, undefined measures, as null)."""
+    sys.stdout.write(dump_json(obj) + "\n")
 
 
 def wants_progress() -> bool:

@@ -1,9 +1,12 @@
 """Entry point of the ``spherecode`` command: builds the parser from the command modules.
 
 A user mistake (:class:`~spherecode.errors.SpherecodeError`, or a usage error) prints one line naming
-the argument and exits 2. Output piped into a program that stops reading (``| head``) ends the
-command quietly, as standard Unix tools do (exit 141). Anything else is a bug: one line saying so
-(``--debug`` shows the traceback) and exit 1.
+the argument and exits 2, with or without ``--debug``. Output piped into a program that stops reading
+(``| head``) ends the command quietly, as standard Unix tools do (exit 141). Anything else is a bug:
+one line saying so (``--debug``, before or after the subcommand, shows the traceback) and exit 1.
+Warnings raised by the libraries underneath (numpy, torch) never print as extra lines: after a
+success each distinct one is shown once as a ``note:`` line; after an error the first is folded into
+the error line.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import errno
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -41,7 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for module in COMMAND_MODULES:
         module.register(sub)
+    _debug_everywhere(sub)
     return parser
+
+
+def _debug_everywhere(sub: argparse._SubParsersAction) -> None:
+    """Accept ``--debug`` after any subcommand too (``spherecode analyze x.npz --debug``)."""
+    for child in set(sub.choices.values()):
+        if "--debug" not in child._option_string_actions:
+            child.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        for action in child._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _debug_everywhere(action)
 
 
 def _check_common(args: argparse.Namespace) -> None:
@@ -66,15 +81,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         terminate_as_exit()
     args = build_parser().parse_args(argv)
     prefix = f"spherecode {args.command}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = _run(args, prefix, caught)
+    if code == 0:
+        for text in dict.fromkeys(_warning_text(w) for w in caught):
+            print(f"{prefix}: note: {text}", file=sys.stderr)
+    return code
+
+
+def _warning_text(w: warnings.WarningMessage) -> str:
+    return f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+
+
+def _with_warning(message: str, caught: list[warnings.WarningMessage]) -> str:
+    return f"{message} (after {_warning_text(caught[0])})" if caught else message
+
+
+def _run(args: argparse.Namespace, prefix: str, caught: list[warnings.WarningMessage]) -> int:
     try:
         _check_common(args)
         code = int(args.run(args) or 0)
         sys.stdout.flush()  # a broken pipe shows up here rather than at interpreter exit
         return code
     except SpherecodeError as exc:
-        if args.debug:
-            raise
-        print(f"{prefix}: error: {exc}", file=sys.stderr)
+        print(f"{prefix}: error: {_with_warning(' '.join(str(exc).split()), caught)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         _silence_stdout()
@@ -82,22 +113,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
-    except MemoryError:
+    except (MemoryError, RecursionError) as exc:
         if args.debug:
             raise
-        print(f"{prefix}: error: out of memory; try a smaller problem", file=sys.stderr)
+        what = "out of memory" if isinstance(exc, MemoryError) else "the input nests too deeply"
+        print(f"{prefix}: error: {what}; try a smaller problem", file=sys.stderr)
         return 1
     except OSError as exc:
         if args.debug:
             raise
         where = f" '{exc.filename}'" if exc.filename else ""
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        print(f"{prefix}: error: cannot access{where}: {reason}", file=sys.stderr)
+        print(f"{prefix}: error: cannot access{where}: {_with_warning(reason, caught)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
-        print(f"{prefix}: bug: unexpected {type(exc).__name__} ({exc}); please report it with the output of "
+        detail = " ".join(str(exc).split())[:300]
+        print(f"{prefix}: bug: unexpected {type(exc).__name__} ({detail}); please report it with the output of "
               "--debug", file=sys.stderr)
         return 1
 

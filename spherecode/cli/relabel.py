@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..codebook import Codebook
 from ..errors import SpherecodeError, check_int
+from ..files import load_matrix
 from .common import output_path, print_json
 
 # spherecode.relabel (scipy.optimize, scipy.stats, networkx) is imported when the command runs,
@@ -42,20 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_relabel)
 
 
-def _load_matrix(path: str, option: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise SpherecodeError(f"Argument '{option}': file '{p}' does not exist.")
-    try:
-        if p.suffix.lower() == ".npy":
-            return np.asarray(np.load(p, allow_pickle=False), dtype=np.float64)
-        if p.suffix.lower() == ".csv":
-            return np.loadtxt(p, delimiter=",", ndmin=2)
-    except (OSError, ValueError) as exc:
-        raise SpherecodeError(f"Argument '{option}': cannot read '{p}' as a numeric matrix ({exc}).") from None
-    raise SpherecodeError(f"Argument '{option}': '{p.name}' must end in .npy or .csv.")
-
-
 def run_relabel(args: argparse.Namespace) -> int:
     from ..errors import check_choice
     from ..relabel import STRATEGIES, assignment_score, labelling_report, relabel, similarity_for
@@ -70,6 +55,8 @@ def run_relabel(args: argparse.Namespace) -> int:
         raise SpherecodeError(f"Argument '--time-limit' must be a positive number of seconds, not {args.time_limit}.")
     out = output_path(args.output, args.force, suffixes=(".npz",))
     cb = Codebook.load(args.path)
+    if cb.n < 2:
+        raise SpherecodeError(f"Codebook file '{args.path}' has one prototype: there is nothing to relabel.")
     if args.hierarchy and args.similarity:
         raise SpherecodeError("Give either --hierarchy or --similarity, not both.")
     tree = load_hierarchy(args.hierarchy) if args.hierarchy else None
@@ -77,7 +64,7 @@ def run_relabel(args: argparse.Namespace) -> int:
         raise SpherecodeError(f"Argument '--hierarchy': {args.hierarchy} has {len(classes_of(tree))} classes "
                               f"but the codebook '{args.path}' has N = {cb.n} prototypes.")
     sim = load_similarity(args.similarity, cb.n) if args.similarity else None
-    means = _load_matrix(args.means, "--means") if args.means else None
+    means = load_matrix(args.means, "--means", what="matrix of class means") if args.means else None
     strategy = args.strategy or ("assignment" if means is not None and tree is None and sim is None else "semantic")
     options: dict[str, Any] = {}
     if strategy == "semantic":
@@ -104,7 +91,12 @@ def run_relabel(args: argparse.Namespace) -> int:
                 ("  antipodal", "antipodal_sibling_pairs", "{}"), ("mean sibling cosine", "mean_sibling_cosine", "{:.4f}")]
         print(f"{'measure':<30}{'before':>12}{'after':>12}")
         for label, key, fmt in rows:
-            print(f"{label:<30}{fmt.format(result['before'][key]):>12}{fmt.format(result['after'][key]):>12}")
+            print(f"{label:<30}{_cell(fmt, result['before'][key]):>12}{_cell(fmt, result['after'][key]):>12}")
     if means is not None:
         print(f"{'sum <m_y, c_pi(y)>':<30}{result['assignment_score_before']:>12.4f}{result['assignment_score_after']:>12.4f}")
     return 0
+
+
+def _cell(fmt: str, value: Any) -> str:
+    """One table cell; an undefined measure (NaN: e.g. Spearman's rho of constant values) reads n/a."""
+    return "n/a" if isinstance(value, float) and not math.isfinite(value) else fmt.format(value)

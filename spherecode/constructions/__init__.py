@@ -59,7 +59,9 @@ def construction_table(n: int, dim: int, build: bool = True) -> dict[str, dict[s
     """For each registered construction at (N, d): valid (and why not), provably optimal, deterministic,
     and, when ``build``, the s_max of the deterministic ones, built and measured (``known`` reports its
     configuration's value from the definition at its own size instead of measuring, e.g., 196560 points).
-    Nothing is built where Rankin's bound is attained (the simplex or cross-polytope closes the interval).
+    Nothing is built where Rankin's bound is attained (the simplex or cross-polytope closes the interval),
+    nor where building and measuring would take more than :data:`spherecode.cost.QUICK_SECONDS` or a
+    quarter of the memory available: ``not_built`` then says why.
     Feed it to :func:`spherecode.bounds.bounds_report` as ``achieved`` / ``optimal``.
     """
     from ..bounds.rankin import rankin_attained
@@ -78,9 +80,25 @@ def construction_table(n: int, dim: int, build: bool = True) -> dict[str, dict[s
                 exact = [e for e in configurations_at(n, dim) if e.n == n]
                 entry["max_cosine"] = exact[0].max_cosine if exact else None
             else:
-                entry["max_cosine"] = _measured(name, n, dim)
+                entry["not_built"] = _too_costly(c, n, dim)
+                if entry["not_built"] is None:
+                    entry["max_cosine"] = _measured(name, n, dim)
         table[name] = entry
     return table
+
+
+def _too_costly(c: Construction, n: int, dim: int) -> str | None:
+    """Why building and measuring ``c`` at (N, d) is too costly for a report, or None."""
+    from ..cost import QUICK_SECONDS, available_memory, format_bytes, format_seconds
+    from ..separation import scan_seconds
+
+    seconds = scan_seconds(n, dim)
+    if seconds > QUICK_SECONDS:
+        return f"measuring all pairs would take about {format_seconds(seconds)}"
+    memory = 8 * n * dim + int(c.memory(n, dim, c.checked_params({})))
+    if memory > available_memory() / 4:
+        return f"it would need about {format_bytes(memory)} of memory"
+    return None
 
 
 @lru_cache(maxsize=256)

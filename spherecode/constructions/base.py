@@ -11,7 +11,6 @@ one-line :class:`~spherecode.errors.SpherecodeError` naming the argument.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -19,10 +18,14 @@ from typing import Any, Union
 import numpy as np
 
 from ..codebook import Codebook
+from ..cost import available_memory
 from ..errors import SpherecodeError, check_int
 
 #: What a build function returns: the (N, d) vectors, optionally with extra provenance to record.
 Built = Union[np.ndarray, tuple[np.ndarray, dict[str, Any]]]
+
+#: Integer parameters without a declared upper end (steps, restarts, ...) are at most this.
+MAX_COUNT = 10**9
 
 _TYPE_NAMES = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false"}
 
@@ -83,6 +86,8 @@ class Param:
             if not math.isfinite(value):
                 raise SpherecodeError(bad)
         too_low = self.low is not None and (value <= self.low if self.positive else value < self.low)
+        if self.type is int and self.high is None and value > MAX_COUNT:
+            raise SpherecodeError(f"Argument '{self.name}' must be at most {MAX_COUNT}, not {value!r}.")
         too_high = self.high is not None and value > self.high
         if too_low or too_high:
             raise SpherecodeError(f"Argument '{self.name}' must be {self._range()}, not {value!r}.")
@@ -157,21 +162,6 @@ def check_size(n: object, dim: object) -> tuple[int, int]:
     return check_int("n", n, minimum=2), check_int("dim", dim, minimum=1)
 
 
-def available_memory() -> int:
-    """Bytes of memory available to this process now (``MemAvailable`` on Linux, else free pages)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
-
-
 def check_memory(construction: Construction, n: int, dim: int, params: Mapping[str, Any],
                  available: int | None = None) -> None:
     """Refuse, with one line, an (N, d) whose result (N d float64) and working memory cannot fit in memory."""
@@ -196,6 +186,12 @@ def build_vectors(construction: Construction, n: int, dim: int, *, seed: int = 0
         raise SpherecodeError(f"Method '{construction.name}' cannot make N={n} in d={dim}: {reason}.")
     checked = construction.checked_params(params)
     check_memory(construction, n, dim, checked)
+    if isinstance(params.get("steps"), int) and params["steps"] > 0:  # a search length the user chose: estimate it
+        from ..cost import FLOPS, check_cost
+
+        per_step = 6.0 * n * min(n, 4096) * dim / FLOPS  # forward and backward over the (candidate) Gram matrix
+        check_cost(f"{params['steps']} steps of '{construction.name}' at N={n}, d={dim}", seconds=params["steps"] * per_step,
+                   option="steps", hint="use fewer steps")
     out = construction.build(n, dim, seed=seed, progress=progress, **checked)
     vectors, info = out if isinstance(out, tuple) else (out, {})
     vectors = np.asarray(vectors, dtype=np.float64)

@@ -11,7 +11,7 @@ sends every bit to :math:`\pm 1/\sqrt n`, so :math:`\|\gamma(b)\| = 1` and
     \langle \gamma(a), \gamma(b) \rangle = 1 - \frac{2\, d_H(a, b)}{n}.
 
 A binary code of length n with N codewords and minimum distance :math:`d_{\min}` is therefore a
-codebook in :math:`\mathbb{R}^n` with :math:`s_{\max} = 1 - 2 d_{\min} / n` (SCIENCE.md 2.4).
+codebook in :math:`\mathbb{R}^n` with :math:`s_{\max} = 1 - 2 d_{\min} / n` (docs/background.md, section 2.4).
 
 Messages are numbered little-endian: message index :math:`i` has bits
 :math:`u_j = \lfloor i / 2^j \rfloor \bmod 2` and codeword :math:`u G` over GF(2), so the first

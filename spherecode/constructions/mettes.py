@@ -126,7 +126,7 @@ def _sgd(protos: Any, rng: Iterable[int], lr: float, momentum: float, reset_mome
 #: mettes' parameters, declared once; :func:`mettes_vectors` takes the same keywords.
 PARAMS: tuple[Param, ...] = (
     Param("steps", int, 1000, low=0, help="SGD steps"),
-    Param("lr", float, 0.1, low=0, positive=True, help="SGD step size"),
+    Param("lr", float, 0.1, low=0, high=10.0, positive=True, help="SGD step size"),
     Param("momentum", float, 0.9, low=0, high=1, help="SGD momentum"),
     Param("reset_momentum", bool, True, help="rebuild the optimiser every step, as the public code does"),
     Param("dtype", str, "float32", choices=("float32", "float64"), help="precision"),

@@ -11,12 +11,12 @@ The rows of G are ordered by degree, then lexicographically (row 0 is the consta
 \rfloor \bmod 2`. The construction picks the smallest r with :math:`2^k \ge N` (the largest
 distance) unless r is given, and takes messages :math:`0, \dots, N - 1` in index order.
 
-Caveat (SCIENCE.md 2.4), kept on purpose: the message bit of row 0 is the lowest bit of the
+Caveat (docs/background.md, section 2.4), kept on purpose: the message bit of row 0 is the lowest bit of the
 index, so codewords 2j and 2j + 1 differ by the all-ones word and their prototypes are
 antipodal, :math:`\langle c_{2j}, c_{2j+1} \rangle = -1`. For RM(1, m) the image is the
 cross-polytope (every pair orthogonal or antipodal). Labels that arrive in a meaningful order
 (CIFAR-100 is alphabetical) then put neighbouring classes on opposite prototypes; relabelling
-(SCIENCE.md 4) is the fix, not a reordering here.
+(docs/relabelling.md) is the fix, not a reordering here.
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ built by Kasarla et al.'s recursion
                           \mathbf{0}_{k-1} & \sqrt{1 - 1/k^2}\, V_{k-1} \end{pmatrix}
     \in \mathbb{R}^{k \times (k+1)},
 
-whose k + 1 columns are unit vectors with pairwise inner product :math:`-1/k`.
+whose k + 1 columns are unit vectors with pairwise inner product :math:`-1/k`. Unrolled, row
+:math:`r` of :math:`V_K` is the top row of :math:`V_{m}`, :math:`m = K - r`, scaled by
+:math:`\prod_{j=m+1}^{K} \sqrt{1 - 1/j^2} = \sqrt{m (K + 1) / (K (m + 1))}` (the product telescopes),
+so the whole matrix is written at once in :math:`O(N^2)` rather than grown one row at a time.
 """
 
 from __future__ import annotations
@@ -37,13 +40,12 @@ def simplex_vectors(n: int, dim: int | None = None) -> np.ndarray:
     dim = k if dim is None else dim
     if n < 2 or dim < k:
         raise ValueError(f"simplex needs n >= 2 and dim >= n - 1, got n={n}, dim={dim}")
-    v = np.array([[1.0, -1.0]])  # V_1: 1 x 2
-    for order in range(2, k + 1):
-        top = np.concatenate([[1.0], np.full(order, -1.0 / order)])
-        bottom = np.hstack([np.zeros((order - 1, 1)), np.sqrt(1.0 - 1.0 / order**2) * v])
-        v = np.vstack([top, bottom])
+    r = np.arange(k)
+    m = (k - r).astype(np.float64)
+    scale = np.sqrt(m * (k + 1) / (k * (m + 1)))
     out = np.zeros((n, dim))
-    out[:, :k] = v.T
+    out[:, :k] = np.tril(np.broadcast_to(-scale / m, (n, k)), -1)  # vertex c, coordinate r < c: -scale/m
+    out[r, r] = scale
     return out
 
 

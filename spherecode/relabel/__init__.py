@@ -1,4 +1,4 @@
-r"""Relabelling: choose which class gets which prototype (SCIENCE.md section 4).
+r"""Relabelling: choose which class gets which prototype .
 
 A labelling is a permutation :math:`\pi` stored in the codebook: class ``y`` uses row
 ``permutation[y]`` of ``vectors`` (``Codebook.prototypes`` applies it). Relabelling never changes
@@ -26,16 +26,19 @@ Examples:
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from ..codebook import Codebook
+from ..codebook import Codebook, as_codebook
 from ..errors import SpherecodeError, check_choice
+from ..files import check_array
 from .assignment import assignment_permutation, assignment_score
 from .hierarchy import (
+    BUILTIN_HIERARCHIES,
     cifar100_hierarchy,
     classes_of,
     glyphs_hierarchy,
@@ -106,17 +109,18 @@ def similarity_for(codebook_n: int, hierarchy: nx.DiGraph | None = None, similar
     return None
 
 
-def relabel(codebook: Codebook, strategy: str = "semantic", *, similarity: np.ndarray | None = None,
+def relabel(codebook: Codebook | str | os.PathLike[str] | np.ndarray, strategy: str = "semantic", *, similarity: np.ndarray | None = None,
             hierarchy: nx.DiGraph | None = None, means: np.ndarray | None = None, seed: int = 0,
             **options: Any) -> Codebook:
     """A copy of ``codebook`` whose permutation is chosen by ``strategy`` (a key of :data:`STRATEGIES`).
 
     Args:
-        codebook: the codebook; its vectors are kept, only the permutation changes. For
+        codebook: the codebook (or its file path, or an (N, d) array); its vectors are kept, only the permutation changes. For
             ``semantic`` its current permutation is the start labelling.
         strategy: ``identity``, ``random``, ``assignment`` or ``semantic``.
         similarity: (N, N) class similarity (``semantic``).
-        hierarchy: a class hierarchy (networkx tree, :mod:`.hierarchy`) instead of ``similarity``.
+        hierarchy: a class hierarchy (networkx tree, :mod:`.hierarchy`; or a built-in name or a file
+            for :func:`.hierarchy.load_hierarchy`) instead of ``similarity``.
         means: (N, d) class-mean embeddings (``assignment``).
         seed: random seed (``random``, ``semantic``).
         **options: passed to the strategy (e.g. ``restarts``, ``kicks``, ``time_limit`` for semantic).
@@ -127,8 +131,16 @@ def relabel(codebook: Codebook, strategy: str = "semantic", *, similarity: np.nd
     if unknown:
         raise SpherecodeError(f"Strategy '{strategy}' has no option {', '.join(map(repr, unknown))}; "
                               f"valid options: {', '.join(valid) or 'none'}.")
-    if not isinstance(codebook, Codebook):
-        raise SpherecodeError(f"Argument 'codebook' must be a Codebook, not {type(codebook).__name__}.")
+    codebook = as_codebook(codebook)
+    if codebook.n < 2:
+        raise SpherecodeError("Argument 'codebook' has one prototype: there is nothing to relabel.")
+    if hierarchy is not None and not isinstance(hierarchy, nx.DiGraph):
+        if not isinstance(hierarchy, (str, os.PathLike)):
+            raise SpherecodeError(f"Argument 'hierarchy' must be a networkx DiGraph, a built-in name "
+                                  f"({', '.join(BUILTIN_HIERARCHIES)}) or a file path, not {type(hierarchy).__name__}.")
+        hierarchy = load_hierarchy(hierarchy)
+    if means is not None:
+        means = check_array(means, "means", ndim=2)
     sim = similarity_for(codebook.n, hierarchy, similarity)
     perm = STRATEGIES[strategy](codebook, similarity=sim, means=means, seed=seed, **options)
     return codebook.with_permutation(perm)

@@ -48,6 +48,7 @@ import networkx as nx
 import numpy as np
 
 from ..errors import SpherecodeError, check_choice, check_int
+from ..files import check_array, load_matrix, parse_json, read_text
 
 #: Names of the hierarchies shipped with spherecode (``--hierarchy NAME``).
 BUILTIN_HIERARCHIES = ("cifar100", "glyphs")
@@ -202,17 +203,13 @@ def load_hierarchy(path: str | os.PathLike[str], classes: Sequence[str] | None =
             check_covers(tree, classes, str(path))
         return tree
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise SpherecodeError(f"Argument 'hierarchy': file '{p}' does not exist "
                               f"(or give a built-in name: {', '.join(BUILTIN_HIERARCHIES)}).")
-    text = p.read_text(encoding="utf-8")
+    text = read_text(p, "hierarchy", what="hierarchy file")
     src = f"hierarchy file '{p}'"
     if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpherecodeError(f"{src} is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
-        return _from_json(data, classes, src)
+        return _from_json(parse_json(text, src), classes, src)
     edges = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -266,25 +263,13 @@ def load_similarity(path: str | os.PathLike[str], n: int | None = None) -> np.nd
     The matrix must be square, finite and symmetric (within 1e-8); ``n`` checks its size.
     """
     p = Path(path)
-    if not p.is_file():
-        raise SpherecodeError(f"Argument 'similarity': file '{p}' does not exist.")
-    try:
-        if p.suffix.lower() == ".npy":
-            s = np.load(p, allow_pickle=False)
-        elif p.suffix.lower() == ".csv":
-            s = np.loadtxt(p, delimiter=",", ndmin=2)
-        else:
-            raise SpherecodeError(f"Argument 'similarity': '{p.name}' must end in .npy or .csv.")
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, SpherecodeError):
-            raise
-        raise SpherecodeError(f"Argument 'similarity': cannot read '{p}' as a numeric matrix ({exc}).") from None
+    s = load_matrix(p, "similarity", what="similarity matrix")
     return check_similarity(s, n, name=f"similarity file '{p}'")
 
 
 def check_similarity(s: Any, n: int | None = None, name: str = "similarity") -> np.ndarray:
     """Return ``s`` as a float (N, N) symmetric finite matrix, or raise naming the problem."""
-    s = np.asarray(s, dtype=np.float64)
+    s = check_array(s, name)
     if s.ndim != 2 or s.shape[0] != s.shape[1]:
         raise SpherecodeError(f"Argument '{name}' must be a square (N, N) matrix, not shape {s.shape}.")
     if n is not None and s.shape[0] != n:

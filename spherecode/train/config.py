@@ -347,6 +347,8 @@ def _label(sec: str, sec_type: type, f: dataclasses.Field) -> str:
 
 def from_dict(data: dict[str, Any], cfg_type: type = TrainConfig) -> Any:
     """Build a config from nested dicts (as parsed from TOML); unknown keys and out-of-range values are errors."""
+    if not isinstance(data, dict):
+        raise SpherecodeError(f"Argument 'data' must be a dict of config sections, not {type(data).__name__}.")
     secs = sections(cfg_type)
     kwargs = {}
     for sec, values in data.items():
