@@ -146,4 +146,4 @@ def test_the_cpu_glyphs_study_config_loads():
 
     cfg = load_study(Path(__file__).resolve().parents[1] / "experiments" / "studies" / "cpu_glyphs.toml")
     assert cfg.train.data.spec.startswith("glyphs:") and cfg.hierarchy == "data"
-    assert (cfg.train.model.arch, cfg.train.model.width, cfg.train.run.epochs) == ("resnet10", 8, 8)
+    assert cfg.train.model.arch == "resnet10"  # a CPU recipe (experiments/bench_glyphs.py)
