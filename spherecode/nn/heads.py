@@ -198,9 +198,9 @@ class LinearHead(nn.Module):
     ``"batch"`` (``BatchNorm1d``: per feature over the batch), ``"group"`` (``GroupNorm`` with one
     group: per sample, batch-independent like a group-norm backbone) or ``"none"`` (:math:`W f + b`).
     Pooled ReLU features share one dominant direction at initialisation (mean cosine between two
-    digits' features 0.92), so without it the head's logits all move together and it needs a much
-    larger learning rate; with it, the head trains at the prototype head's recipe (docs/training.md,
-    "A fair linear baseline").
+    digits' features 0.93 / 0.95 for ResNet-18 width 16 / 8; -0.005 standardised), so without it
+    the logits all move together and the head needs a much larger learning rate; with it, the head
+    trains at the prototype head's recipe (docs/training.md, "A fair linear baseline").
     """
 
     def __init__(self, in_dim: int, num_classes: int, norm: str = "none") -> None:
