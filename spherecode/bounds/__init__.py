@@ -38,6 +38,18 @@ from .spherical_lp import spherical_lp_bound, spherical_lp_lower_bound
 
 #: Bounds closer than this are treated as equal (the interval is closed: the optimum is known).
 TIGHT = 1e-9
+#: A gap between a value and a bound this small is floating-point rounding: it is reported as 0.
+ROUNDING = 1e-12
+
+
+def clip_gap(gap: float) -> float:
+    """``gap`` (a value minus a bound), or 0.0 when ``|gap| <= ROUNDING`` (rounding noise, e.g. the E8
+    roots' s_max 0.49999999999999994 against the bound 1/2).
+
+    >>> clip_gap(-5.55e-17), clip_gap(0.25)
+    (0.0, 0.25)
+    """
+    return 0.0 if abs(gap) <= ROUNDING else float(gap)
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
 #: Delsarte's limit on binary constructions is computed (exactly) up to this length.
@@ -87,7 +99,8 @@ class BoundsReport:
 
     @property
     def width(self) -> float | None:
-        return None if self.upper is None else self.upper - self.lower
+        """``upper - lower`` (0 at rounding noise, :func:`clip_gap`)."""
+        return None if self.upper is None else clip_gap(self.upper - self.lower)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exact": self.exact, "width": self.width}
@@ -220,6 +233,7 @@ def bound_interval(n: int, dim: int) -> tuple[float, float | None]:
 
 __all__ = [
     "BoundsReport", "KnownCode", "best_known_upper", "binary_distance_limit", "bound_interval", "bounds_report",
+    "clip_gap",
     "delsarte_bound", "gv_best_upper_bound",
     "delsarte_lp", "gegenbauer", "gilbert_size", "gv_interval", "gv_upper_bound", "hamming_ball_volume",
     "known_code", "known_codes", "krawtchouk", "levenshtein_bound", "levenshtein_lower_bound",

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_int
-from .base import Construction, Param
+from .base import Construction, Effort, Param, progress_bar
 from .lse import _check_positive, cpu_threads_for, resolve_device, resolve_dtype
 
 
@@ -90,18 +90,17 @@ def mettes_vectors(
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     start = torch.randn(n, dim, generator=gen, dtype=torch.float64).to(device=dev, dtype=tdtype)
     protos = torch.nn.functional.normalize(start, p=2, dim=1).requires_grad_(True)
+    bar = progress_bar(progress, steps, f"mettes N={n} d={dim}")
     rng: Iterable[int] = range(steps)
-    if progress:
-        from tqdm.auto import tqdm
-
-        rng = tqdm(rng, desc=f"mettes N={n} d={dim}", unit="step", leave=False)
     with cpu_threads_for(n * n * dim, dev):
-        protos = _sgd(protos, rng, lr, momentum, reset_momentum, history)
+        protos = _sgd(protos, rng, lr, momentum, reset_momentum, history, bar)
+    if bar is not None:
+        bar.close()
     return protos.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
 
 
 def _sgd(protos: Any, rng: Iterable[int], lr: float, momentum: float, reset_momentum: bool,
-         history: list | None) -> Any:
+         history: list | None, bar: Any = None) -> Any:
     """``torch.optim.SGD`` written out (buffer b <- momentum b + grad, the first b = grad; x <- x - lr b),
     then rows renormalised; with ``reset_momentum`` the buffer starts afresh every step, as when the public
     code builds a new optimiser after each renormalisation."""
@@ -120,6 +119,8 @@ def _sgd(protos: Any, rng: Iterable[int], lr: float, momentum: float, reset_mome
             buf = grad.clone() if buf is None or reset_momentum else buf.mul_(momentum).add_(grad)
             stepped = protos - lr * buf
             protos = torch.nn.functional.normalize(stepped, p=2, dim=1).requires_grad_(True)
+        if bar is not None:
+            bar.update(1)
     return protos
 
 
@@ -131,18 +132,19 @@ PARAMS: tuple[Param, ...] = (
     Param("reset_momentum", bool, True, help="rebuild the optimiser every step, as the public code does"),
     Param("dtype", str, "float32", choices=("float32", "float64"), help="precision"),
     Param("device", str, "cpu", help="'cpu', 'cuda' or 'cuda:K'"),
-    Param("polish", bool, False, help="end with the float64 minimax polish (not part of Mettes et al.)"),
+    Param("polish", bool, False, help="end with the float64 minimax polish (not part of Mettes et al.; its budget "
+                                      "follows the effort)"),
 )
 
 
-def _build(n: int, dim: int, *, seed: int, progress: bool, polish: bool, **params: Any) -> Any:
+def _build(n: int, dim: int, *, seed: int, progress: bool, effort: Effort, polish: bool, **params: Any) -> Any:
     out = mettes_vectors(n, dim, seed=seed, progress=progress, **params)
     out = out / np.linalg.norm(out, axis=1, keepdims=True)
     if not polish:
         return out
     from .polish import polish as run_polish
 
-    out, cert = run_polish(out)
+    out, cert = run_polish(out, max_iter=effort.polish_programs, max_rows=effort.polish_rows, progress=progress)
     return out, {"certificate": cert.summary()}
 
 
@@ -152,4 +154,5 @@ CONSTRUCTION = Construction(
     summary="Mettes et al. 2019: SGD on the mean of row-max cosines (their public code's optimiser)",
     params=PARAMS,
     memory=lambda n, dim, params: 4 * n * n * (4 if params.get("dtype") == "float32" else 8),
+    effort=True,
 )
