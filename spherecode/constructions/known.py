@@ -64,7 +64,7 @@ def _check(n: int, dim: int) -> str | None:
     found = [e for e in configurations_at(n, dim) if e.n == n or e.n <= SUBSET_MAX_POINTS]
     if found:
         return None
-    return f"the library has no configuration with at least N points in d={dim} (see `spherecode methods`)"
+    return f"no known code for this N, d: the library has no configuration with at least {n} points in d={dim}"
 
 
 def _optimal(n: int, dim: int) -> bool:
