@@ -29,7 +29,13 @@ Search robustness where it is cheap: below :data:`SMALL_WORK` (N^2 d) the search
 rounds (:func:`search_rounds`), alternating lse from a new seed and the polish from a random start,
 each polished; N = 13 in R^3, for instance, has a bad local optimum (56.95 deg) that lse from 40
 seeds did not escape while the polish from the third random start reached the optimum (57.1367 deg).
-Large problems run one round, as before.
+Large problems run one lse search, or at effort ``best`` several long anneals from random starts,
+each sharpened in float64; the best is polished.
+
+Every budget (lse steps, rounds, starts, the polish's linear programs) comes from the effort level
+(:data:`~.base.EFFORT_BUDGETS`), counted in iterations: the same (N, d, seed, effort) gives the same
+bytes on any machine. ``polish_seconds`` is the one clock, off by default; a codebook built with it
+records ``machine_dependent``.
 
 Above lse's dense limit, when a binary code is valid at (N, d) the search is skipped: at N = 21841,
 d = 1024 the code has s_max 0.03125 where lse's 200 steps reach 0.0649 in 277 s. There the codes are
