@@ -87,6 +87,8 @@ def run_methods(args: argparse.Namespace) -> int:
         print(f"{'':<{width}}  needs: {c.requires}; parameters:" + ("" if c.params else " none"))
         for p in c.params:
             print(f"{'':<{width}}    -p {p.describe()}")
+    searching = ", ".join(name for name, c in CONSTRUCTIONS.items() if c.effort)
+    print(f"\n--effort {'|'.join(EFFORTS)} sets the search budgets (in iterations) of {searching}.")
     print("\nknown codes (method 'known', and 'auto' where they win):")
     for text in describe_library():
         print(f"  {text}")

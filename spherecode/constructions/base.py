@@ -170,7 +170,7 @@ MAX_STARTS = 4
 
 #: Every effort level's budgets, declared once. ``fast`` is for sweeps and plots; ``default`` keeps
 #: ``auto`` at N = 1000, d = 128 to about a minute of CPU; ``best`` anneals longer (12,000 steps from
-#: t = 20) from several random starts, sharpens in float64 and polishes to convergence (minutes of CPU).
+#: t = 20) from several random starts, sharpens in float64 and polishes longer (minutes of CPU).
 #: docs/constructions.md has the measured s_max and CPU seconds of each level.
 EFFORT_BUDGETS: dict[str, Effort] = {
     e.name: e for e in (
