@@ -150,7 +150,7 @@ class Effort:
         """lse's steps at (N, d) with R restarts on the dense path.
 
         >>> EFFORT_BUDGETS["default"].lse_dense_steps(100, 10, 8), EFFORT_BUDGETS["default"].lse_dense_steps(1000, 512, 1)
-        (1000, 195)
+        (1000, 507)
         """
         return int(max(MIN_LSE_STEPS, min(self.lse_steps, self.lse_work // (restarts * n * n * dim))))
 
@@ -176,7 +176,7 @@ EFFORT_BUDGETS: dict[str, Effort] = {
     e.name: e for e in (
         Effort("fast", lse_steps=300, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
                polish_programs=20, polish_rows=3_000, rounds=2, start_work=0.0),
-        Effort("default", lse_steps=1000, lse_work=1e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
+        Effort("default", lse_steps=1000, lse_work=2.6e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
                polish_programs=200, polish_rows=15_000, rounds=6, start_work=0.0),
         Effort("best", lse_steps=12_000, lse_work=math.inf, sparse_steps=1000, t_start=20.0, sharpen_steps=1000,
                polish_programs=500, polish_rows=30_000, rounds=12, start_work=6.4e12),
