@@ -15,7 +15,8 @@ from spherecode.errors import SpherecodeError
 def test_the_levels_are_declared_once_and_grow():
     assert EFFORTS == tuple(EFFORT_BUDGETS) == ("fast", "default", "best")
     fast, default, best = (EFFORT_BUDGETS[e] for e in EFFORTS)
-    for field in ("lse_steps", "lse_work", "sparse_steps", "polish_programs", "polish_rows", "rounds", "start_work"):
+    for field in ("lse_steps", "lse_work", "sparse_steps", "polish_programs", "polish_rows", "mettes_steps", "rounds",
+                  "start_work"):
         assert getattr(fast, field) <= getattr(default, field) <= getattr(best, field), field
     assert best.sharpen_steps > 0 and default.sharpen_steps == fast.sharpen_steps == 0
 

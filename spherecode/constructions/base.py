@@ -130,6 +130,7 @@ class Effort:
         polish_programs: the minimax polish solves at most this many linear programs ...
         polish_rows: ... with at most this many constraint rows (pairs) summed over them, so small
             problems (a few dozen pairs per program) run to convergence and large ones stop early.
+        mettes_steps: ``mettes``' SGD steps (1000 at ``default``, as in Mettes et al.'s public code).
         rounds: ``auto``'s independent searches for the smallest problems (N^2 d below its SMALL_WORK).
         start_work: ``auto``'s independent lse runs: ``start_work / (steps N^2 d)``, clamped to
             [1, :data:`MAX_STARTS`] (1 for every level but ``best``).
@@ -143,6 +144,7 @@ class Effort:
     sharpen_steps: int
     polish_programs: int
     polish_rows: int
+    mettes_steps: int
     rounds: int
     start_work: float
 
@@ -174,12 +176,12 @@ MAX_STARTS = 4
 #: docs/constructions.md has the measured s_max and CPU seconds of each level.
 EFFORT_BUDGETS: dict[str, Effort] = {
     e.name: e for e in (
-        Effort("fast", lse_steps=300, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
-               polish_programs=20, polish_rows=3_000, rounds=2, start_work=0.0),
+        Effort("fast", lse_steps=100, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
+               polish_programs=10, polish_rows=1_500, mettes_steps=200, rounds=2, start_work=0.0),
         Effort("default", lse_steps=1000, lse_work=2.6e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
-               polish_programs=200, polish_rows=15_000, rounds=6, start_work=0.0),
+               polish_programs=200, polish_rows=15_000, mettes_steps=1000, rounds=6, start_work=0.0),
         Effort("best", lse_steps=12_000, lse_work=math.inf, sparse_steps=1000, t_start=20.0, sharpen_steps=1000,
-               polish_programs=500, polish_rows=30_000, rounds=12, start_work=6.4e12),
+               polish_programs=500, polish_rows=30_000, mettes_steps=10_000, rounds=12, start_work=6.4e12),
     )
 }
 
