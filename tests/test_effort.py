@@ -7,7 +7,7 @@ import pytest
 
 from spherecode import generate
 from spherecode.constructions import CONSTRUCTIONS, EFFORT_BUDGETS, EFFORTS
-from spherecode.constructions.base import get_effort
+from spherecode.constructions.base import MIN_LSE_STEPS, get_effort
 from spherecode.constructions.polish import polish
 from spherecode.errors import SpherecodeError
 
@@ -26,7 +26,7 @@ def test_lse_steps_follow_the_work_budget():
     default = EFFORT_BUDGETS["default"]
     assert default.lse_dense_steps(100, 10, 8) == 1000
     assert default.lse_dense_steps(1000, 512, 1) == int(default.lse_work // (1000 * 1000 * 512))
-    assert default.lse_dense_steps(10**4, 10**4, 1) == 100  # never below MIN_LSE_STEPS
+    assert default.lse_dense_steps(10**4, 10**4, 1) == MIN_LSE_STEPS  # never below it
 
 
 def test_an_unknown_effort_names_the_valid_levels():

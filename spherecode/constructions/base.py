@@ -166,7 +166,7 @@ class Effort:
 
 
 #: Fewest lse steps any effort gives a dense run.
-MIN_LSE_STEPS = 100
+MIN_LSE_STEPS = 50
 #: Most independent lse runs of ``auto`` (``best``).
 MAX_STARTS = 4
 
@@ -176,8 +176,8 @@ MAX_STARTS = 4
 #: docs/constructions.md has the measured s_max and CPU seconds of each level.
 EFFORT_BUDGETS: dict[str, Effort] = {
     e.name: e for e in (
-        Effort("fast", lse_steps=100, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
-               polish_programs=10, polish_rows=1_500, mettes_steps=200, rounds=2, start_work=0.0),
+        Effort("fast", lse_steps=80, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
+               polish_programs=6, polish_rows=1_000, mettes_steps=120, rounds=2, start_work=0.0),
         Effort("default", lse_steps=1000, lse_work=2.6e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
                polish_programs=200, polish_rows=15_000, mettes_steps=1000, rounds=6, start_work=0.0),
         Effort("best", lse_steps=12_000, lse_work=math.inf, sparse_steps=1000, t_start=20.0, sharpen_steps=1000,
