@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import bound_interval, rankin_attained, rankin_bound
+from .bounds import bound_interval, clip_gap, rankin_attained, rankin_bound
 from .codebook import Codebook, as_codebook
 from .errors import SpherecodeError
 from .separation import cosine_to_degrees
@@ -24,6 +24,7 @@ class SeparationReport:
     (:func:`spherecode.bounds.bound_interval`: Rankin, Levenshtein, Gilbert-Varshamov, known codes;
     the upper end is never above the codebook's own s_max, which is achieved);
     ``gap_to_lower`` is ``max_cosine - bound_lower``, the most this codebook could still improve.
+    Both gaps are 0 where they are within rounding noise of it (:func:`spherecode.bounds.clip_gap`).
     ``chosen`` is what ``auto`` picked and ``source`` where a known configuration comes from (None if
     the codebook does not record them).
     """
@@ -96,10 +97,10 @@ def analyze(codebook: Codebook | str | os.PathLike[str] | np.ndarray, *, progres
         permuted=codebook.permutation is not None,
         rankin_bound=bound,
         rankin_attained=rankin_attained(codebook.n, codebook.dim),
-        gap_to_rankin=s - bound,
+        gap_to_rankin=clip_gap(s - bound),
         bound_lower=lower,
         bound_upper=upper,
-        gap_to_lower=s - lower,
+        gap_to_lower=clip_gap(s - lower),
         chosen=_text(codebook.params.get("chosen")),
         source=_text(codebook.params.get("source")),
     )
@@ -160,6 +161,7 @@ def separation_vs_dimension(
     lp: bool = True,
     lp_max_dim: int = 128,
     params: dict[str, Any] | None = None,
+    effort: str = "fast",
     progress: bool = False,
 ) -> SeparationCurves:
     """Build every construction valid at (N, d) for each d in ``dims`` and collect every bound.
@@ -171,10 +173,14 @@ def separation_vs_dimension(
         seed: seed for the randomised constructions.
         lp: compute the spherical LP bound where the cheap bounds leave a gap and d <= ``lp_max_dim``.
         params: construction parameters (e.g. ``{"steps": 500}``), passed to each method that has them.
-        progress: show a progress bar over the (d, method) builds.
+        effort: the constructions' search budget (``"fast"`` by default: a sweep builds many codebooks;
+            see :data:`spherecode.constructions.EFFORT_BUDGETS`).
+        progress: show progress on stderr over the (d, method) builds (a bar on a terminal, else one
+            line per dimension).
     """
     from .bounds import bounds_report
     from .constructions import CONSTRUCTIONS, check_size, generate, get_construction
+    from .constructions.base import get_effort, progress_bar, stage
 
     from .cost import check_cost
     from .separation import scan_seconds
@@ -196,16 +202,13 @@ def separation_vs_dimension(
     valid = [(d, m) for d in dims for m in methods if CONSTRUCTIONS[m].check(n, d) is None]
     check_cost(f"measuring {len(valid)} codebooks of N = {n}", seconds=sum(scan_seconds(n, d) for d, _ in valid),
                option="dims", hint="use fewer dimensions or methods")
+    effort = get_effort(effort).name
     bounds: dict[str, list[float | None]] = {k: [] for k in CURVE_BOUNDS}
     values: dict[str, list[float | None]] = {m: [] for m in methods}
     seconds: dict[str, list[float | None]] = {m: [] for m in methods}
     jobs = [(d, m) for d in dims for m in methods]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), desc=f"N={n}", unit="build")
-    for d in dims:
+    bar = progress_bar(progress, len(jobs), f"N={n}", "build")
+    for step, d in enumerate(dims):
         report = bounds_report(n, d, lp=lp and d <= lp_max_dim)
         for k in CURVE_BOUNDS:
             bounds[k].append(getattr(report, k))
@@ -217,12 +220,14 @@ def separation_vs_dimension(
             else:
                 own = {k: v for k, v in params.items() if k in c.parameters()}
                 t0 = time.perf_counter()
-                values[m].append(generate(n, d, m, seed=seed, **own).max_cosine)
+                values[m].append(generate(n, d, m, seed=seed, effort=effort, **own).max_cosine)
                 seconds[m].append(time.perf_counter() - t0)
             if bar is not None:
                 bar.update(1)
         # every codebook actually built is an achievable value: it can only lower the upper end
         built = [values[m][-1] for m in methods if values[m][-1] is not None]
+        stage(progress, f"separation N={n}: d={d} done ({step + 1}/{len(dims)}), best s_max "
+                        + (f"{min(built):.6f}" if built else "none"))
         if built and (bounds["upper"][-1] is None or min(built) < bounds["upper"][-1]):
             bounds["upper"][-1] = min(built)
     if bar is not None:

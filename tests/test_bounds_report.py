@@ -25,7 +25,7 @@ def test_orthogonal_regime_is_closed_and_orthoplex_is_optimal():
     assert r.lower == 0.0 and r.upper == 0.0 and r.exact
     assert "orthoplex" in r.provably_optimal
     assert r.gv_distance == 24 and r.gv_upper == pytest.approx(0.25)
-    assert r.spherical_lp is None  # not needed: the interval is already closed
+    assert r.spherical_lp is not None and r.spherical_lp <= r.lower  # computed even where the interval is closed
 
 
 def test_simplex_regime():

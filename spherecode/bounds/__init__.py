@@ -38,10 +38,40 @@ from .spherical_lp import spherical_lp_bound, spherical_lp_lower_bound
 
 #: Bounds closer than this are treated as equal (the interval is closed: the optimum is known).
 TIGHT = 1e-9
+#: A gap between a value and a bound this small is floating-point rounding: it is reported as 0.
+ROUNDING = 1e-12
+
+
+def clip_gap(gap: float) -> float:
+    """``gap`` (a value minus a bound), or 0.0 when ``|gap| <= ROUNDING`` (rounding noise, e.g. the E8
+    roots' s_max 0.49999999999999994 against the bound 1/2).
+
+    >>> clip_gap(-5.55e-17), clip_gap(0.25)
+    (0.0, 0.25)
+    """
+    return 0.0 if abs(gap) <= ROUNDING else float(gap)
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
 #: Delsarte's limit on binary constructions is computed (exactly) up to this length.
 BINARY_MAX_DIM = 32
+
+
+#: Row labels of :meth:`BoundsReport.format`. Every ``lower_source`` / ``upper_source`` starts with the
+#: label of the row that holds its value (``label`` or ``label: detail``).
+RANKIN_SIMPLEX = "Rankin simplex (lower)"
+RANKIN_ORTHOPLEX = "Rankin orthoplex (lower)"
+LEVENSHTEIN = "Levenshtein (lower)"
+SPHERICAL_LP = "spherical LP (lower)"
+GILBERT_VARSHAMOV = "Gilbert-Varshamov (upper)"
+BEST_KNOWN = "best known code (upper)"
+POLYGON = "regular N-gon (exact in d = 2)"
+TWO_POINTS = "S^0 (d = 1) holds two points"
+TRIVIAL = "trivial (upper)"
+
+
+def construction_row(name: str) -> str:
+    """The row label of a construction's achieved value."""
+    return f"construction {name} (upper)"
 
 
 @dataclass(frozen=True)
@@ -55,7 +85,8 @@ class BoundsReport:
     reported as provably optimal at (N, d). ``binary_limit`` is not a bound on
     (P): it is the best s_max any *binary* code (BCH, Reed-Muller, ...) can reach at length d by
     Delsarte's LP, :math:`1 - 2D/d`. ``None`` means "does not apply" or "not computed".
-    ``seconds`` records each bound's cost.
+    ``seconds`` records each bound's cost. ``gv_padded`` is Gilbert-Varshamov's best value at a shorter
+    length ``gv_padded_length`` (zero-padded to d), where it beats the value at length d.
     """
 
     n: int
@@ -79,6 +110,8 @@ class BoundsReport:
     achieved: dict[str, float]
     binary_limit: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    gv_padded: float | None = None
+    gv_padded_length: int | None = None
 
     @property
     def exact(self) -> bool:
@@ -87,10 +120,23 @@ class BoundsReport:
 
     @property
     def width(self) -> float | None:
-        return None if self.upper is None else self.upper - self.lower
+        """``upper - lower`` (0 at rounding noise, :func:`clip_gap`)."""
+        return None if self.upper is None else clip_gap(self.upper - self.lower)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exact": self.exact, "width": self.width}
+
+    def _lp_note(self) -> str:
+        """Why the spherical LP row is n/a, when it is."""
+        if self.spherical_lp is not None:
+            return ""
+        if self.dim < 2:
+            return "  (d = 1)"
+        if self.dim > LP_MAX_DIM:
+            return f"  (not computed above d = {LP_MAX_DIM})"
+        if "spherical_lp" in self.seconds:
+            return "  (N too large for d: Levenshtein's degree cap)"
+        return "  (not computed: lp=False, --no-lp)"
 
     def format(self) -> str:
         """A human-readable table of the bounds."""
@@ -98,22 +144,32 @@ class BoundsReport:
         def fmt(v: float | None) -> str:
             return "n/a" if v is None else f"{v:+.6f}  ({cosine_to_degrees(v):8.4f} deg)"
 
+        gv = fmt(self.gv_upper) + (f"  (d_GV = {self.gv_distance})" if self.gv_distance else "")
+        if self.gv_padded is not None:
+            gv += f"; {self.gv_padded:+.6f} at length {self.gv_padded_length}, zero-padded"
         rows = [
             ("problem", f"N = {self.n} unit vectors in d = {self.dim}: minimise the worst-case cosine s_max"),
-            ("Rankin simplex (lower)", fmt(self.rankin_simplex)),
-            ("Rankin orthoplex (lower)", fmt(self.rankin_orthoplex) + ("" if self.rankin_orthoplex is not None else "  (N < d + 2)")),
-            ("Levenshtein (lower)", fmt(self.levenshtein)),
-            ("spherical LP (lower)", fmt(self.spherical_lp)),
-            ("Gilbert-Varshamov (upper)", fmt(self.gv_upper) + (f"  (d_GV = {self.gv_distance})" if self.gv_distance else "")),
-            ("best known code (upper)", fmt(self.known_upper) + (f"  ({self.known_upper_source})" if self.known_upper_source else "")),
+            (RANKIN_SIMPLEX, fmt(self.rankin_simplex)),
+            (RANKIN_ORTHOPLEX, fmt(self.rankin_orthoplex) + ("" if self.rankin_orthoplex is not None else "  (N < d + 2)")),
+            (LEVENSHTEIN, fmt(self.levenshtein) + ("  (d < 3)" if self.dim < 3 else "")),
+            (SPHERICAL_LP, fmt(self.spherical_lp) + self._lp_note()),
+            (GILBERT_VARSHAMOV, gv),
+            (BEST_KNOWN, fmt(self.known_upper) + (f"  ({self.known_upper_source})" if self.known_upper_source else "")),
         ]
         if self.binary_limit is not None:
             rows.append(("binary codes cannot beat (Delsarte)", fmt(self.binary_limit) + "  (limit of BCH, RM, ... at length d)"))
         for name, value in self.achieved.items():
-            rows.append((f"construction {name} (upper)", fmt(value)))
+            rows.append((construction_row(name), fmt(value)))
+        labels = {k for k, _ in rows}
+        for source, value in ((self.lower_source, self.lower), (self.upper_source, self.upper)):
+            label = None if source is None else source.split(": ")[0]
+            if label is not None and label not in labels:  # a bound with no row of its own (d = 1, 2; trivial)
+                rows.append((label, fmt(value)))
+                labels.add(label)
+        width_text = "  (closed: optimum known)" if self.exact else f"  width {self.width:.4g}" if self.width is not None else ""
         rows += [
             ("interval for the optimum", f"[{self.lower:+.6f}, {'?' if self.upper is None else f'{self.upper:+.6f}'}]"
-             + ("  (closed: optimum known)" if self.exact else f"  width {self.width:.4g}" if self.width is not None else "")),
+             + width_text),
             ("lower bound from", self.lower_source),
             ("upper bound from", self.upper_source or "none applies"),
             ("provably optimal here", ", ".join(self.provably_optimal) or "no construction is known to be optimal"),
@@ -165,31 +221,27 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
 
     simplex, orthoplex = rankin_simplex(n), rankin_orthoplex(n, dim)
     rankin, attained = rankin_bound(n, dim), rankin_attained(n, dim)
-    lowers: dict[str, float] = {"Rankin": rankin}
-    uppers: dict[str, float] = {"trivial (any N points)": 1.0}
+    rankin_row = RANKIN_SIMPLEX if orthoplex is None or simplex >= orthoplex else RANKIN_ORTHOPLEX
+    # keys: source texts that start with their row's label; on a tie the first inserted wins
+    lowers: dict[str, float] = {rankin_row: rankin}
+    uppers: dict[str, float] = {}
     if attained:
-        uppers["Rankin (attained by the simplex or cross-polytope)"] = rankin
+        uppers[f"{rankin_row}: attained by the simplex or cross-polytope"] = rankin
     if n > 2 * dim and dim == 1:  # S^0 holds two points: N >= 3 forces a repeated point
-        lowers["S^0 has only two points"] = 1.0
+        lowers[TWO_POINTS] = 1.0
     if dim == 2:  # the circle is solved: some gap between N points is at most 2 pi / N, the N-gon attains it
         polygon = math.cos(2 * math.pi / n)
-        lowers["regular N-gon (exact in d = 2)"] = polygon
-        uppers["regular N-gon (exact in d = 2)"] = polygon
+        lowers[POLYGON] = polygon
+        uppers[POLYGON] = polygon
     leven = timed("levenshtein", levenshtein_lower_bound, n, dim) if dim >= 3 else None
     if leven is not None:
-        lowers["Levenshtein"] = leven
-    gv_d = timed("gilbert_varshamov", varshamov_distance, dim, n)
-    gv_up = None if gv_d is None else 1.0 - 2.0 * gv_d / dim
-    if gv_up is not None:
-        uppers[f"Gilbert-Varshamov (d_GV = {gv_d})"] = gv_up
-        best_gv = timed("gilbert_varshamov_shorter", gv_best_upper_bound, n, dim)
-        if best_gv is not None and best_gv[0] < gv_up:
-            uppers[f"Gilbert-Varshamov at length {best_gv[1]} (zero-padded)"] = best_gv[0]
+        lowers[LEVENSHTEIN] = leven
     exact_entry = known_code(n, dim)
     best = best_known_upper(n, dim)
     best_source = None if best is None else f"{best.configuration}, d={best.dim}"  # d may be below dim: zero-padded
     if best is not None:
-        uppers[f"known code: {best_source}"] = best.max_cosine
+        uppers[f"{BEST_KNOWN}: {best_source}"] = best.max_cosine
+    achieved = dict(achieved or {})
     for name, value in achieved.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SpherecodeError(f"Argument 'achieved' must map names to cosines in [-1, 1]; got {name}={value!r}.")
@@ -197,16 +249,24 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
     for name, value in achieved.items():
         if not math.isfinite(value) or not -1.0 <= value <= 1.0:
             raise SpherecodeError(f"Argument 'achieved' must map names to cosines in [-1, 1]; got {name}={value!r}.")
-        uppers[f"construction '{name}'"] = value
+        uppers[construction_row(name)] = value
+    gv_d = timed("gilbert_varshamov", varshamov_distance, dim, n)
+    gv_up = None if gv_d is None else 1.0 - 2.0 * gv_d / dim
+    gv_padded = gv_length = None
+    if gv_up is not None:
+        uppers[f"{GILBERT_VARSHAMOV}: d_GV = {gv_d}"] = gv_up
+        best_gv = timed("gilbert_varshamov_shorter", gv_best_upper_bound, n, dim)
+        if best_gv is not None and best_gv[0] < gv_up:
+            gv_padded, gv_length = best_gv
+            uppers[f"{GILBERT_VARSHAMOV}: at length {gv_length}, zero-padded"] = gv_padded
+    uppers[f"{TRIVIAL}: any N points"] = 1.0
     if exact_entry is not None and exact_entry.exact:
-        lowers[f"known optimum ({exact_entry.proof})"] = exact_entry.max_cosine
-    lower_now = max(lowers.values())
-    upper_now = min(uppers.values(), default=None)
+        lowers[f"{BEST_KNOWN}: a proven optimum ({exact_entry.proof})"] = exact_entry.max_cosine
     lp_value = None
-    if lp and dim >= 2 and dim <= LP_MAX_DIM and (upper_now is None or upper_now - lower_now > TIGHT):
+    if lp and 2 <= dim <= LP_MAX_DIM:  # computed even where the interval is closed: one program there
         lp_value = timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
         if lp_value is not None:  # None: not available (N astronomically large for d)
-            lowers["spherical LP"] = lp_value
+            lowers[SPHERICAL_LP] = lp_value
     binary = None
     if lp and dim <= BINARY_MAX_DIM:
         dist = timed("delsarte", binary_distance_limit, dim, n)
@@ -223,6 +283,7 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         known_upper=None if best is None else best.max_cosine,
         known_upper_source=best_source,
         provably_optimal=list(optimal), achieved=achieved, binary_limit=binary, seconds=seconds,
+        gv_padded=gv_padded, gv_padded_length=gv_length,
     )
 
 
@@ -240,6 +301,7 @@ def bound_interval(n: int, dim: int) -> tuple[float, float | None]:
 
 __all__ = [
     "BoundsReport", "KnownCode", "best_known_upper", "binary_distance_limit", "bound_interval", "bounds_report",
+    "clip_gap",
     "delsarte_bound", "gv_best_upper_bound",
     "delsarte_lp", "gegenbauer", "gilbert_size", "gv_interval", "gv_upper_bound", "hamming_ball_volume",
     "known_code", "known_codes", "krawtchouk", "levenshtein_bound", "levenshtein_lower_bound",

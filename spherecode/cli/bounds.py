@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from ..bounds import bounds_report
-from ..constructions import check_size, construction_table
+from ..constructions import EFFORTS, check_size, construction_table
 from ..errors import SpherecodeError, check_int
 from ..files import atomic_write, read_text
 from .common import output_path, parse_param, print_json, wants_progress
@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-p", "--param", type=parse_param, action="append", default=[], metavar="KEY=VALUE",
                    help="construction parameter passed to every method that has it, e.g. -p steps=500")
     p.add_argument("--seed", type=int, default=0, help="seed of the randomised constructions")
+    p.add_argument("--effort", default="fast", choices=EFFORTS,
+                   help="search budget of every construction (default fast: a sweep builds many codebooks)")
     p.add_argument("--no-lp", action="store_true", help="skip the spherical LP curve")
     p.add_argument("--csv", default=None, help="also write the numbers to this CSV file")
     p.add_argument("-o", "--output", required=True, help="figure file (.png or .pdf)")
@@ -108,7 +110,7 @@ def run_plot_separation(args: argparse.Namespace) -> int:
     dims = parse_dims(args.dims)
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     curves = separation_vs_dimension(args.n, dims, methods, seed=args.seed, lp=not args.no_lp,
-                                     params=dict(args.param), progress=wants_progress())
+                                     params=dict(args.param), effort=args.effort, progress=True)
     save_figure(plot_separation(curves), out, overwrite=args.force)
     print(f"wrote {out}")
     if csv_out is not None:

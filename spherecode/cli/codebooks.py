@@ -6,9 +6,9 @@ import argparse
 
 from ..analysis import analyze
 from ..codebook import Codebook
-from ..constructions import CONSTRUCTIONS, check_size, generate
+from ..constructions import CONSTRUCTIONS, EFFORTS, check_size, generate
 from ..constructions.known import describe_library
-from .common import output_path, parse_param, print_json, wants_progress
+from .common import output_path, parse_param, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-d", "--dim", type=int, required=True, help="dimension d")
     p.add_argument("-m", "--method", default="auto", help=f"construction ({', '.join(CONSTRUCTIONS)}; default auto)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--effort", default="default", choices=EFFORTS,
+                   help="search budget: fast (sweeps), default, best (minutes); the same arguments give the "
+                        "same codebook on any machine")
     p.add_argument("-p", "--param", type=parse_param, action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter of the method, e.g. -p steps=2000 (see `spherecode methods`)")
     p.add_argument("-o", "--output", required=True, help="output .npz file")
@@ -49,7 +52,8 @@ def run_generate(args: argparse.Namespace) -> int:
         from ..errors import SpherecodeError
 
         raise SpherecodeError(f"Argument '--output' must end in .npz, not {out.name!r} (use `spherecode export` for other formats).")
-    cb = generate(args.n, args.dim, args.method, seed=args.seed, progress=wants_progress(), **dict(args.param))
+    cb = generate(args.n, args.dim, args.method, seed=args.seed, effort=args.effort, progress=wants_progress(),
+                  **dict(args.param))
     report = analyze(cb, progress=wants_progress())  # before saving: the report is printed right after the file is confirmed in place
     cb.save(out, overwrite=args.force)
     if args.json:
@@ -84,6 +88,8 @@ def run_methods(args: argparse.Namespace) -> int:
         print(f"{'':<{width}}  needs: {c.requires}; parameters:" + ("" if c.params else " none"))
         for p in c.params:
             print(f"{'':<{width}}    -p {p.describe()}")
+    searching = ", ".join(name for name, c in CONSTRUCTIONS.items() if c.effort)
+    print(f"\n--effort {'|'.join(EFFORTS)} sets the search budgets (in iterations) of {searching}.")
     print("\nknown codes (method 'known', and 'auto' where they win):")
     for text in describe_library():
         print(f"  {text}")

@@ -13,7 +13,7 @@ from typing import Any
 from ..codebook import Codebook
 from ..errors import check_choice
 from . import auto, bch, known, lse, mettes, orthoplex, random, reed_muller, simplex
-from .base import Construction, Param, build_vectors, check_size, run_construction
+from .base import EFFORT_BUDGETS, EFFORTS, Construction, Effort, Param, build_vectors, check_size, run_construction
 
 #: Every construction by name. ``auto`` is the default.
 CONSTRUCTIONS: dict[str, Construction] = {
@@ -37,22 +37,26 @@ def get_construction(method: str) -> Construction:
     return CONSTRUCTIONS[check_choice("method", method, CONSTRUCTIONS)]
 
 
-def generate(n: int, dim: int, method: str = "auto", *, seed: int = 0, progress: bool = False, **params: Any) -> Codebook:
+def generate(n: int, dim: int, method: str = "auto", *, seed: int = 0, effort: str = "default", progress: bool = False,
+             **params: Any) -> Codebook:
     """Make a codebook of ``n`` unit vectors in ``dim`` dimensions with ``method``.
 
     Args:
         n: number of prototypes N (at least 2).
         dim: dimension d (at least 1).
         method: a key of :data:`CONSTRUCTIONS`.
-        seed: random seed; the same seed gives the same codebook.
-        progress: show a progress bar for long searches.
+        seed: random seed; the same seed (and effort) gives the same codebook, on any machine and under any
+            load: every budget is counted in iterations (docs/constructions.md, "Effort and determinism").
+        effort: ``"fast"`` (sweeps and plots), ``"default"`` or ``"best"`` (minutes): the search budgets of
+            :data:`~.base.EFFORT_BUDGETS`; recorded in the codebook by the constructions that follow it.
+        progress: show progress on stderr for long searches (bars on a terminal, else one line per stage).
         **params: the method's own parameters (see ``Construction.parameters()``).
 
     Raises:
         SpherecodeError: for an unknown method, an impossible (N, d), an (N, d) too large for this
             machine's memory, or an unknown or invalid parameter (see ``Construction.params``).
     """
-    return run_construction(get_construction(method), n, dim, seed=seed, progress=progress, **params)
+    return run_construction(get_construction(method), n, dim, seed=seed, effort=effort, progress=progress, **params)
 
 
 def construction_table(n: int, dim: int, build: bool = True) -> dict[str, dict[str, Any]]:
@@ -106,4 +110,4 @@ def _measured(name: str, n: int, dim: int) -> float:
     return generate(n, dim, name).max_cosine
 
 
-__all__ = ["CONSTRUCTIONS", "Construction", "Param", "build_vectors", "generate", "get_construction", "check_size", "construction_table"]
+__all__ = ["CONSTRUCTIONS", "EFFORTS", "EFFORT_BUDGETS", "Construction", "Effort", "Param", "build_vectors", "generate", "get_construction", "check_size", "construction_table"]

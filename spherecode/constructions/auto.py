@@ -29,7 +29,13 @@ Search robustness where it is cheap: below :data:`SMALL_WORK` (N^2 d) the search
 rounds (:func:`search_rounds`), alternating lse from a new seed and the polish from a random start,
 each polished; N = 13 in R^3, for instance, has a bad local optimum (56.95 deg) that lse from 40
 seeds did not escape while the polish from the third random start reached the optimum (57.1367 deg).
-Large problems run one round, as before.
+Large problems run one lse search, or at effort ``best`` several long anneals from random starts,
+each sharpened in float64; the best is polished.
+
+Every budget (lse steps, rounds, starts, the polish's linear programs) comes from the effort level
+(:data:`~.base.EFFORT_BUDGETS`), counted in iterations: the same (N, d, seed, effort) gives the same
+bytes on any machine. ``polish_seconds`` is the one clock, off by default; a codebook built with it
+records ``machine_dependent``.
 
 Above lse's dense limit, when a binary code is valid at (N, d) the search is skipped: at N = 21841,
 d = 1024 the code has s_max 0.03125 where lse's 200 steps reach 0.0649 in 277 s. There the codes are
@@ -44,7 +50,7 @@ import numpy as np
 
 from ..bounds.rankin import rankin_attained
 from ..separation import max_cosine
-from .base import Construction, Param, build_vectors
+from .base import Construction, Effort, Param, build_vectors, get_effort, stage
 from .known import SUBSET_MAX_POINTS
 from .library import configurations_at
 from .orthoplex import orthoplex_vectors
@@ -55,29 +61,32 @@ CODE_METHODS: tuple[str, ...] = ("bch", "rm")
 #: Constructions tried as starting points for lse polishing, when registered and valid at (N, d).
 #: Empty: the binary codes were measured worse as inits than random starts (see above).
 INIT_METHODS: tuple[str, ...] = ()
-#: Below this N^2 d the search runs several rounds.
+#: Below this N^2 d the search runs several rounds (alternating lse and the polish from random starts).
 SMALL_WORK = 60_000
-#: Most rounds for the smallest problems.
-MAX_ROUNDS = 6
 #: A library configuration's subset competes when N is at least this fraction of its size.
 SUBSET_FRACTION = 0.5
 
 
-def search_rounds(n: int, dim: int) -> int:
-    """Independent searches by default: ``SMALL_WORK / (N^2 d)`` clamped to [1, MAX_ROUNDS].
+def search_rounds(n: int, dim: int, effort: str | Effort = "default", steps: int | None = None) -> int:
+    """Independent searches by default. Small problems (N^2 d below :data:`SMALL_WORK`):
+    ``SMALL_WORK / (N^2 d)`` clamped to [1, the effort's ``rounds``]; larger ones: the effort's lse
+    starts (:meth:`~.base.Effort.starts`; 1 but at ``best``) for lse runs of ``steps`` steps.
 
     >>> search_rounds(13, 3), search_rounds(56, 7), search_rounds(1000, 64)
     (6, 2, 1)
+    >>> search_rounds(13, 3, "fast"), search_rounds(1000, 128, "best"), search_rounds(1000, 256, "best")
+    (2, 4, 2)
     """
-    return int(min(MAX_ROUNDS, max(1, SMALL_WORK // (n * n * dim))))
+    budget = get_effort(effort) if isinstance(effort, str) else effort
+    small = SMALL_WORK // (n * n * dim)
+    if small >= 1:
+        return int(min(budget.rounds, small))
+    from .lse import default_schedule
+
+    return budget.starts(n, dim, default_schedule(n, dim, effort=budget).steps if steps is None else steps)
 
 
-def default_polish_seconds(n: int, dim: int) -> float:
-    """The polish's time limit: 10 s for small problems, 20 s up to N = 4096, none above (not polished)."""
-    return 10.0 if n * n * dim <= SMALL_WORK else 20.0
-
-
-def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, polish: bool,
+def _build(n: int, dim: int, *, seed: int, progress: bool, effort: Effort, steps: int | None, polish: bool,
            polish_seconds: float | None, rounds: int | None) -> tuple[np.ndarray, dict[str, Any]]:
     from . import CONSTRUCTIONS
     from .lse import DENSE_LIMIT
@@ -86,37 +95,47 @@ def _build(n: int, dim: int, *, seed: int, progress: bool, steps: int | None, po
         if dim >= n - 1:
             return simplex_vectors(n, dim), {"chosen": "simplex"}
         return orthoplex_vectors(n, dim), {"chosen": "orthoplex"}
-    seconds = default_polish_seconds(n, dim) if polish_seconds is None else polish_seconds
     known = configurations_at(n, dim)
     exact = [e for e in known if e.n == n]
     if exact and exact[0].proven:
         return exact[0].build(), {"chosen": f"known: {exact[0].title}", "source": exact[0].source}
+    budget = {"max_iter": effort.polish_programs, "progress": progress}
+    budget.update({"max_rows": effort.polish_rows} if polish_seconds is None else {"time_limit": polish_seconds})
     candidates: list[tuple[str, np.ndarray, dict[str, Any]]] = []
     for e in known:
         if e.n == n or (n >= SUBSET_FRACTION * e.n and e.n <= SUBSET_MAX_POINTS and polish):
-            vectors, info = build_vectors(CONSTRUCTIONS["known"], n, dim, code=e.key, polish_seconds=seconds)
+            vectors, info = build_vectors(CONSTRUCTIONS["known"], n, dim, effort=effort.name, code=e.key,
+                                          polish_seconds=polish_seconds, progress=progress)
             label = f"known: {e.title}" + ("" if e.n == n else f" (subset of {e.n}, polished)")
             candidates.append((label, vectors, {"source": e.source}))
     codes = [(name, *build_vectors(CONSTRUCTIONS[name], n, dim, seed=seed))
              for name in CODE_METHODS if name in CONSTRUCTIONS and CONSTRUCTIONS[name].check(n, dim) is None]
     candidates += codes
     if not (codes and n > DENSE_LIMIT):
-        candidates += _search(n, dim, seed, progress, steps, polish, seconds, rounds or search_rounds(n, dim))
+        candidates += _search(n, dim, seed, progress, effort, steps, polish, budget,
+                              rounds or search_rounds(n, dim, effort, steps))
     for name in INIT_METHODS:
         c = CONSTRUCTIONS.get(name)
         if c is not None and c.check(n, dim) is None:
             start, _ = build_vectors(c, n, dim, seed=seed)
             from .lse import lse_vectors
 
-            candidates.append((f"lse from {name}", lse_vectors(n, dim, seed=seed, steps=steps, init=start), {}))
+            candidates.append((f"lse from {name}", lse_vectors(n, dim, seed=seed, steps=steps, init=start,
+                                                               effort=effort), {}))
     scored = [(_score(n, dim, v, info, DENSE_LIMIT), k, label, v, info) for k, (label, v, info) in enumerate(candidates)]
+    for s, _, label, _, _ in scored:
+        stage(progress, f"auto N={n} d={dim}: candidate {label}: s_max {s:.6f}")
     s, _, chosen, best, info = min(scored, key=lambda c: (c[0], c[1]))  # first wins a tie
     out: dict[str, Any] = {"chosen": chosen, **info}
     if polish and n <= DENSE_LIMIT and "certificate" not in info:
         from .polish import polish as run_polish
 
-        best, cert = run_polish(best, time_limit=seconds)
+        best, cert = run_polish(best, **budget)
         out["certificate"] = cert.summary()
+        stage(progress, f"auto N={n} d={dim}: polished {chosen}: s_max {cert.s_max:.6f} "
+                        f"({cert.iterations} programs, {cert.stopped})")
+    if polish_seconds is not None and polish:
+        out["machine_dependent"] = True  # a polish stopped by the clock
     return best, out
 
 
@@ -129,32 +148,35 @@ def _score(n: int, dim: int, vectors: np.ndarray, info: dict[str, Any], dense_li
     return max_cosine(vectors)
 
 
-def _search(n: int, dim: int, seed: int, progress: bool, steps: int | None, polish: bool, seconds: float,
-            rounds: int) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
-    """``rounds`` searches: lse from seed, seed + 1, ... alternating (from the second on, small problems
-    only) with the polish from a random start; each polished when ``polish``."""
+def _search(n: int, dim: int, seed: int, progress: bool, effort: Effort, steps: int | None, polish: bool,
+            budget: dict[str, Any], rounds: int) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
+    """``rounds`` searches: lse from seed, seed + 1, ...; for small problems (N^2 d below
+    :data:`SMALL_WORK`) every other round is the polish from a random start instead, and each round is
+    polished when ``polish``."""
     from . import CONSTRUCTIONS
     from .lse import DENSE_LIMIT
     from .polish import polish as run_polish
     from .random import random_vectors
 
+    small = n * n * dim < SMALL_WORK
     out = []
     for r in range(rounds):
-        if r % 2 == 1 and polish:
+        if small and r % 2 == 1 and polish:
             start, label = random_vectors(n, dim, seed + r), f"polish from random start {r}"
         else:
-            start, _ = build_vectors(CONSTRUCTIONS["lse"], n, dim, seed=seed + r, progress=progress, steps=steps)
-            label = "lse"
-            label = label if r == 0 else f"lse seed {seed + r}"
+            start, _ = build_vectors(CONSTRUCTIONS["lse"], n, dim, seed=seed + r, progress=progress,
+                                     effort=effort.name, steps=steps)
+            label = "lse" if r == 0 else f"lse seed {seed + r}"
         info: dict[str, Any] = {}
-        if polish and n <= DENSE_LIMIT and rounds > 1:
-            start, cert = run_polish(start, time_limit=seconds)
+        if polish and small and n <= DENSE_LIMIT and rounds > 1:
+            start, cert = run_polish(start, **budget)
             info["certificate"] = cert.summary()
+        stage(progress, f"auto N={n} d={dim}: round {r + 1}/{rounds} ({label}) done")
         out.append((label, start, info))
     return out
 
 
-def _memory(n: int, dim: int, params: Any) -> int:
+def _memory(n: int, dim: int, params: Any) -> int:  # the effort changes steps, not memory
     from .lse import lse_memory
 
     return lse_memory(n, dim, {"steps": params.get("steps")})
@@ -166,12 +188,15 @@ CONSTRUCTION = Construction(
     summary="the best the toolkit can do: simplex/orthoplex where Rankin's bound is attained, a proven known "
             "code, else the best of lse searches, known codes (or polished subsets) and binary codes, polished",
     params=(
-        Param("steps", int, None, low=0, help="lse steps (default: lse's)"),
+        Param("steps", int, None, low=0, help="lse steps (default: lse's at the effort)"),
         Param("polish", bool, True, help="end the searches and the winner with the minimax polish"),
         Param("polish_seconds", float, None, low=0, positive=True,
-              help="time limit of each polish (default 10 s for small problems, else 20 s)"),
-        Param("rounds", int, None, low=1, help="independent searches (default: more for small N^2 d)"),
+              help="time limit of each polish (default: none, the effort's budget of linear programs; "
+                   "a limit makes the result machine-dependent)"),
+        Param("rounds", int, None, low=1, help="independent searches (default: more for small N^2 d, "
+                                               "several lse starts at effort best)"),
     ),
     optimal=lambda n, dim: rankin_attained(n, dim) or any(e.n == n and e.proven for e in configurations_at(n, dim)),
     memory=_memory,
+    effort=True,
 )

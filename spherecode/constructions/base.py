@@ -6,6 +6,12 @@ default, range, help). :func:`run_construction` is the only way a construction i
 for the constructions it compares. It checks (N, d), that the machine can hold the result and the
 method's working memory (:func:`check_memory`), and every parameter (:meth:`Param.check`), each with a
 one-line :class:`~spherecode.errors.SpherecodeError` naming the argument.
+
+**Effort and determinism.** Every search budget is counted in iterations (gradient steps, linear
+programs, restarts), never in seconds, and the budgets of each effort level are declared once, in
+:data:`EFFORT_BUDGETS`: the same arguments, seed and effort give the same codebook on a fast or a slow,
+idle or loaded machine. Only an explicit time limit (``polish_seconds``) makes a result depend on the
+machine's speed, and the codebook then records ``"machine_dependent": true``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 
 from ..codebook import Codebook
 from ..cost import available_memory
-from ..errors import SpherecodeError, check_int
+from ..errors import SpherecodeError, check_choice, check_int
 
 #: What a build function returns: the (N, d) vectors, optionally with extra provenance to record.
 Built = Union[np.ndarray, tuple[np.ndarray, dict[str, Any]]]
@@ -110,6 +116,106 @@ class Param:
         return f"{self.name}={default} ({kind}{', ' + rng if rng else ''})" + (f": {self.help}" if self.help else "")
 
 
+#: The effort levels, cheapest first: ``generate(..., effort=)`` and ``spherecode generate --effort``.
+EFFORTS: tuple[str, ...] = ("fast", "default", "best")
+
+
+@dataclass(frozen=True)
+class Effort:
+    r"""The iteration budgets of the searches at one effort level (never seconds: see the module docstring).
+
+    Attributes:
+        name: the level (a key of :data:`EFFORT_BUDGETS`).
+        lse_steps: lse's steps per run on the dense path (N <= its ``dense_limit``), at most ...
+        lse_work: ... ``lse_work / (R N^2 d)`` (R restarts), at least :data:`MIN_LSE_STEPS`: one step
+            costs about :math:`2 R N^2 d` multiply-adds, so large problems get fewer steps.
+        sparse_steps: lse's steps above ``dense_limit`` (neighbour lists).
+        t_start: lse's first temperature from random starts (the anneal ends at ``t_end``).
+        sharpen_steps: float64 lse steps from ``t_end`` to ``10 t_end`` after the search (0: none).
+        polish_programs: the minimax polish solves at most this many linear programs ...
+        polish_rows: ... with at most this many constraint rows (pairs) summed over them, so small
+            problems (a few dozen pairs per program) run to convergence and large ones stop early.
+        mettes_steps: ``mettes``' SGD steps (1000 at ``default``, as in Mettes et al.'s public code).
+        rounds: ``auto``'s independent searches for the smallest problems (N^2 d below its SMALL_WORK).
+        start_work: ``auto``'s independent lse runs: ``start_work / (steps N^2 d)``, clamped to
+            [1, :data:`MAX_STARTS`] (1 for every level but ``best``).
+    """
+
+    name: str
+    lse_steps: int
+    lse_work: float
+    sparse_steps: int
+    t_start: float
+    sharpen_steps: int
+    polish_programs: int
+    polish_rows: int
+    mettes_steps: int
+    rounds: int
+    start_work: float
+
+    def lse_dense_steps(self, n: int, dim: int, restarts: int) -> int:
+        """lse's steps at (N, d) with R restarts on the dense path.
+
+        >>> EFFORT_BUDGETS["default"].lse_dense_steps(100, 10, 8), EFFORT_BUDGETS["default"].lse_dense_steps(1000, 512, 1)
+        (1000, 507)
+        """
+        return int(max(MIN_LSE_STEPS, min(self.lse_steps, self.lse_work // (restarts * n * n * dim))))
+
+    def starts(self, n: int, dim: int, steps: int) -> int:
+        """``auto``'s independent lse runs at (N, d) (each of ``steps`` steps).
+
+        >>> EFFORT_BUDGETS["best"].starts(1000, 128, 12000), EFFORT_BUDGETS["default"].starts(1000, 128, 1000)
+        (4, 1)
+        """
+        return int(max(1, min(MAX_STARTS, self.start_work // max(1, steps * n * n * dim))))
+
+
+#: Fewest lse steps any effort gives a dense run.
+MIN_LSE_STEPS = 50
+#: Most independent lse runs of ``auto`` (``best``).
+MAX_STARTS = 4
+
+#: Every effort level's budgets, declared once. ``fast`` is for sweeps and plots; ``default`` keeps
+#: ``auto`` at N = 1000, d = 128 to about a minute of CPU; ``best`` anneals longer (12,000 steps from
+#: t = 20) from several random starts, sharpens in float64 and polishes longer (minutes of CPU).
+#: docs/constructions.md has the measured s_max and CPU seconds of each level.
+EFFORT_BUDGETS: dict[str, Effort] = {
+    e.name: e for e in (
+        Effort("fast", lse_steps=80, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
+               polish_programs=6, polish_rows=1_000, mettes_steps=120, rounds=2, start_work=0.0),
+        Effort("default", lse_steps=1000, lse_work=2.6e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
+               polish_programs=200, polish_rows=15_000, mettes_steps=1000, rounds=6, start_work=0.0),
+        Effort("best", lse_steps=12_000, lse_work=math.inf, sparse_steps=1000, t_start=20.0, sharpen_steps=1000,
+               polish_programs=500, polish_rows=30_000, mettes_steps=10_000, rounds=12, start_work=6.4e12),
+    )
+}
+
+
+def get_effort(effort: str) -> Effort:
+    """The budgets of ``effort``; a one-line error naming the valid levels."""
+    return EFFORT_BUDGETS[check_choice("effort", effort, EFFORT_BUDGETS)]
+
+
+def progress_bar(progress: bool, total: int, desc: str, unit: str = "step") -> Any:
+    """A tqdm bar on stderr when ``progress`` and stderr is a terminal, else None (see :func:`stage`)."""
+    import sys
+
+    if not progress or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=False)
+
+
+def stage(progress: bool, text: str) -> None:
+    """One line on stderr for a stage of a long build when ``progress`` and stderr is not a terminal (a
+    log file or a pipe gets one line per stage instead of a redrawn bar)."""
+    import sys
+
+    if progress and not sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)
+
+
 def _no_memory(n: int, dim: int, params: Mapping[str, Any]) -> int:
     return 0
 
@@ -129,6 +235,8 @@ class Construction:
         optimal: ``optimal(n, dim) -> bool``: provably optimal for (P) at (N, d).
         deterministic: true if the seed plays no role.
         memory: ``memory(n, dim, params) -> bytes``: working memory beyond the (N, d) float64 result.
+        effort: its budgets follow the effort dial: ``build`` also receives ``effort=`` (an :class:`Effort`)
+            and the codebook records the level.
     """
 
     name: str
@@ -140,6 +248,7 @@ class Construction:
     optimal: Callable[[int, int], bool] = lambda n, dim: False
     deterministic: bool = False
     memory: Callable[[int, int, Mapping[str, Any]], int] = _no_memory
+    effort: bool = False
 
     def parameters(self) -> dict[str, Any]:
         """The tunable keyword parameters and their defaults (``None``: chosen from (N, d))."""
@@ -176,11 +285,13 @@ def check_memory(construction: Construction, n: int, dim: int, params: Mapping[s
 
 
 def build_vectors(construction: Construction, n: int, dim: int, *, seed: int = 0, progress: bool = False,
-                  **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """The checked path: validate (N, d), memory and parameters, build, and return ``(vectors, recorded)``
-    where ``recorded`` holds every parameter as applied plus the construction's provenance."""
+                  effort: str = "default", **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """The checked path: validate (N, d), memory, effort and parameters, build, and return
+    ``(vectors, recorded)`` where ``recorded`` holds every parameter as applied plus the construction's
+    provenance (and the effort level, for the constructions that follow it)."""
     n, dim = check_size(n, dim)
     seed = check_int("seed", seed, minimum=0)
+    budget = get_effort(effort)
     reason = construction.check(n, dim)
     if reason is not None:
         raise SpherecodeError(f"Method '{construction.name}' cannot make N={n} in d={dim}: {reason}.")
@@ -192,8 +303,11 @@ def build_vectors(construction: Construction, n: int, dim: int, *, seed: int = 0
         per_step = 6.0 * n * min(n, 4096) * dim / FLOPS  # forward and backward over the (candidate) Gram matrix
         check_cost(f"{params['steps']} steps of '{construction.name}' at N={n}, d={dim}", seconds=params["steps"] * per_step,
                    option="steps", hint="use fewer steps")
-    out = construction.build(n, dim, seed=seed, progress=progress, **checked)
+    extra = {"effort": budget} if construction.effort else {}
+    out = construction.build(n, dim, seed=seed, progress=progress, **extra, **checked)
     vectors, info = out if isinstance(out, tuple) else (out, {})
+    if construction.effort:
+        info = {"effort": budget.name, **info}
     vectors = np.asarray(vectors, dtype=np.float64)
     if vectors.shape != (n, dim):  # a construction bug, not a user error
         raise RuntimeError(f"{construction.name} returned shape {vectors.shape}, expected {(n, dim)}")
@@ -202,9 +316,9 @@ def build_vectors(construction: Construction, n: int, dim: int, *, seed: int = 0
 
 
 def run_construction(construction: Construction, n: int, dim: int, *, seed: int = 0, progress: bool = False,
-                     **params: Any) -> Codebook:
+                     effort: str = "default", **params: Any) -> Codebook:
     """Build a :class:`Codebook` with ``construction`` through :func:`build_vectors` (every check)."""
-    vectors, recorded = build_vectors(construction, n, dim, seed=seed, progress=progress, **params)
+    vectors, recorded = build_vectors(construction, n, dim, seed=seed, progress=progress, effort=effort, **params)
     return Codebook(vectors, method=construction.name, params=recorded,
                     seed=None if construction.deterministic else check_int("seed", seed, minimum=0))
 

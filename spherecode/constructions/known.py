@@ -13,11 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Construction, Param
+from .base import Construction, Effort, Param, get_effort, stage
 from .library import configurations_at, library
 
-#: Time limit of the subset polish unless ``polish_seconds`` is given.
-DEFAULT_POLISH_SECONDS = 10.0
 #: Subsets are only taken from configurations of at most this many points (the polish is the cost).
 SUBSET_MAX_POINTS = 20_000
 
@@ -28,9 +26,11 @@ def cap_subset(vectors: np.ndarray, n: int) -> np.ndarray:
     return vectors[np.sort(order[:n])]
 
 
-def known_vectors(n: int, dim: int, code: str | None = None, polish_seconds: float | None = None
-                  ) -> tuple[np.ndarray, dict[str, Any]]:
-    """The configuration ``code`` (default: the best in the library at (N, d)) or a polished subset of it."""
+def known_vectors(n: int, dim: int, code: str | None = None, polish_seconds: float | None = None,
+                  effort: str | Effort = "default", progress: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """The configuration ``code`` (default: the best in the library at (N, d)) or a polished subset of it;
+    the subset's polish runs the effort's budget of linear programs, or for ``polish_seconds`` seconds
+    when given (then the result depends on the machine's speed and records ``machine_dependent``)."""
     from ..errors import SpherecodeError
 
     found = configurations_at(n, dim)
@@ -49,8 +49,14 @@ def known_vectors(n: int, dim: int, code: str | None = None, polish_seconds: flo
         return vectors, info
     from .polish import polish
 
+    budget = get_effort(effort) if isinstance(effort, str) else effort
     subset = cap_subset(vectors, n)
-    polished, cert = polish(subset, time_limit=DEFAULT_POLISH_SECONDS if polish_seconds is None else polish_seconds)
+    if polish_seconds is None:
+        polished, cert = polish(subset, max_iter=budget.polish_programs, max_rows=budget.polish_rows, progress=progress)
+    else:
+        polished, cert = polish(subset, max_iter=budget.polish_programs, time_limit=polish_seconds, progress=progress)
+        info["machine_dependent"] = True
+    stage(progress, f"known N={n} d={dim}: subset of {entry.key} polished, s_max {cert.s_max:.6f}")
     return polished, {**info, "subset": "cap removed", "certificate": cert.summary()}
 
 
@@ -58,15 +64,16 @@ def _check(n: int, dim: int) -> str | None:
     found = [e for e in configurations_at(n, dim) if e.n == n or e.n <= SUBSET_MAX_POINTS]
     if found:
         return None
-    return f"the library has no configuration with at least N points in d={dim} (see `spherecode methods`)"
+    return f"no known code for this N, d: the library has no configuration with at least {n} points in d={dim}"
 
 
 def _optimal(n: int, dim: int) -> bool:
     return any(e.n == n and e.proven for e in configurations_at(n, dim))
 
 
-def _build(n: int, dim: int, *, seed: int, progress: bool, code: str | None, polish_seconds: float | None) -> Any:
-    return known_vectors(n, dim, code, polish_seconds)
+def _build(n: int, dim: int, *, seed: int, progress: bool, effort: Effort, code: str | None,
+           polish_seconds: float | None) -> Any:
+    return known_vectors(n, dim, code, polish_seconds, effort, progress)
 
 
 CONSTRUCTION = Construction(
@@ -75,11 +82,14 @@ CONSTRUCTION = Construction(
     summary="best known codes built from their definitions (Tammes, polytopes, root systems, Schlafli, Gosset, "
             "Leech); a polished subset for smaller N",
     params=(Param("code", str, None, help="a library key (default: the best at (N, d))"),
-            Param("polish_seconds", float, None, low=0, positive=True, help="time limit of the subset polish (default 10 s)")),
+            Param("polish_seconds", float, None, low=0, positive=True,
+                  help="time limit of the subset polish (default: none, the effort's budget of linear programs; "
+                       "a limit makes the result machine-dependent)")),
     requires="a library configuration in d with >= N points",
     check=_check,
     optimal=_optimal,
     deterministic=True,
+    effort=True,
 )
 
 

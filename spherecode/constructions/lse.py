@@ -45,13 +45,15 @@ import numpy as np
 from ..bounds.rankin import rankin_attained, rankin_bound
 from ..errors import SpherecodeError, check_int
 from ..separation import max_cosine, normalize_rows
-from .base import Construction, Param
+from .base import Construction, Effort, Param, get_effort, progress_bar, stage
 
 #: Largest N whose Gram matrix is formed densely at every step (above it: neighbour lists).
 DENSE_LIMIT = 4096
 #: Restarts are batched while R * N^2 stays below this many Gram entries (at least 1, at most 8).
 RESTART_BUDGET = 1_000_000
 _DTYPES = ("float32", "float64")
+#: First Adam step of the float64 sharpening after the anneal (``sharpen``); it decays 100-fold.
+SHARPEN_LR = 1e-3
 #: Below this many multiply-adds per Gram matrix, one CPU thread is faster than several.
 SMALL_WORK = 50_000_000
 
@@ -91,38 +93,43 @@ class Schedule:
     refresh: int
 
 
-#: Dense path (N <= dense_limit): every step sees every pair, so a hot, fast start spreads the points.
-DENSE_SCHEDULE = Schedule(steps=1000, t_start=10.0, lr_start=0.05, refresh=1)
+def default_schedule(n: int, dim: int, dense_limit: int = DENSE_LIMIT, effort: str | Effort = "default",
+                     restarts: int | None = None) -> Schedule:
+    """The defaults for N points in R^d at an effort level (:data:`~.base.EFFORT_BUDGETS`).
 
+    Dense path (N <= ``dense_limit``): every step sees every pair, so a hot, fast start spreads the
+    points (``lr_start`` 0.05); the effort's step budget (:meth:`~.base.Effort.lse_dense_steps`: 1000 at
+    the default effort, fewer where one step is costly: 507 at N = 1000, d = 512) and first temperature.
+    Above it (neighbour lists): the effort's ``sparse_steps`` (200 by default), a full rescan every 5
+    steps and ``lr_start = min(0.05, 0.15 / sqrt(d))``. Each neighbour-list step sees candidate pairs
+    only, and candidates go stale as the points move: rescanning every 5 steps instead of 10 and moving
+    less per step in high d help far more than they cost. Measured, 200 steps, s_max: N = 8000,
+    d = 512: 0.094 (the dense path's lr 0.05, refresh 10), 0.079 (refresh 5), 0.076 (refresh 5, lr 0.01),
+    0.0733 (refresh 5, lr 0.005, t_start 100) at 1.4x the time; N = 5000, d = 16: 0.603 (dense settings,
+    refresh 10), 0.594 (refresh 5, lr 0.05 or 0.0375).
 
-def default_schedule(n: int, dim: int, dense_limit: int = DENSE_LIMIT) -> Schedule:
-    """The defaults for N points in R^d: :data:`DENSE_SCHEDULE` up to ``dense_limit`` points; above it
-    (neighbour lists) 200 steps, a full rescan every 5 steps and ``lr_start = min(0.05, 0.15 / sqrt(d))``.
-
-    Each neighbour-list step sees candidate pairs only, and candidates go stale as the points move:
-    rescanning every 5 steps instead of 10 and moving less per step in high d help far more than they
-    cost. Measured, 200 steps, s_max: N = 8000, d = 512: 0.094 (the dense path's lr 0.05, refresh 10),
-    0.079 (refresh 5), 0.076 (refresh 5, lr 0.01), 0.0733 (refresh 5, lr 0.005, t_start 100) at 1.4x the
-    time; N = 5000, d = 16: 0.603 (dense settings, refresh 10), 0.594 (refresh 5, lr 0.05 or 0.0375).
-
-    >>> default_schedule(1000, 64).steps, default_schedule(20000, 1024).steps
-    (1000, 200)
+    >>> default_schedule(1000, 64).steps, default_schedule(20000, 1024).steps, default_schedule(1000, 64, effort="best").steps
+    (1000, 200, 12000)
     >>> round(default_schedule(20000, 1024).lr_start, 5), default_schedule(20000, 4).lr_start
     (0.00469, 0.05)
     """
+    budget = get_effort(effort) if isinstance(effort, str) else effort
     if n <= dense_limit:
-        return DENSE_SCHEDULE
-    return Schedule(steps=200, t_start=10.0, lr_start=min(0.05, 0.15 / math.sqrt(dim)), refresh=5)
+        r = default_restarts(n) if restarts is None else restarts
+        return Schedule(steps=budget.lse_dense_steps(n, dim, r), t_start=budget.t_start, lr_start=0.05, refresh=1)
+    return Schedule(steps=budget.sparse_steps, t_start=10.0, lr_start=min(0.05, 0.15 / math.sqrt(dim)), refresh=5)
 
 
 def resolved_schedule(n: int, dim: int, dense_limit: int, polishing: bool, t_end: float, *, steps: int | None = None,
                       t_start: float | None = None, lr_start: float | None = None,
-                      refresh: int | None = None) -> dict[str, Any]:
-    """``steps``, ``t_start``, ``lr_start`` and ``refresh`` as given, else their defaults for N's path.
+                      refresh: int | None = None, effort: str | Effort = "default",
+                      restarts: int | None = None) -> dict[str, Any]:
+    """``steps``, ``t_start``, ``lr_start`` and ``refresh`` as given, else their defaults for N's path and
+    the effort level.
 
     When polishing a codebook the temperature starts at ``t_end / 10``: the points are already spread.
     """
-    base = default_schedule(n, dim, dense_limit)
+    base = default_schedule(n, dim, dense_limit, effort, restarts)
     return {
         "steps": base.steps if steps is None else steps,
         "t_start": (t_end / 10 if polishing else base.t_start) if t_start is None else t_start,
@@ -201,6 +208,8 @@ def lse_vectors(
     neighbours: int = 16,
     refresh: int | None = None,
     dense_limit: int = DENSE_LIMIT,
+    sharpen: int | None = None,
+    effort: str | Effort = "default",
     progress: bool = False,
     history: list[tuple[int, float, float]] | None = None,
 ) -> np.ndarray:
@@ -209,8 +218,7 @@ def lse_vectors(
     Args:
         n, dim: number of vectors N >= 2 and dimension d >= 1.
         seed: seeds the random starts (and the perturbations of ``init``).
-        steps: gradient steps per restart (default 1000, or 200 for N > ``dense_limit``;
-            :func:`default_schedule` holds the defaults of both paths).
+        steps: gradient steps per restart (default: the effort's budget, :func:`default_schedule`).
         restarts: random starts optimised together (default :func:`default_restarts`).
         t_start, t_end: the temperature grows geometrically from ``t_start`` to ``t_end``;
             ``t_start`` defaults to 10 from random starts and to ``t_end / 10`` when polishing ``init``.
@@ -224,6 +232,10 @@ def lse_vectors(
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
         neighbours, refresh: for N > ``dense_limit``, candidate neighbours per row and how many
             steps between full scans (default 5).
+        sharpen: after the anneal, this many float64 steps from the best iterate with t growing from
+            ``t_end`` to ``10 t_end`` and a small step (:data:`SHARPEN_LR`), dense path only (default: the
+            effort's ``sharpen_steps``, 0 but at ``best``).
+        effort: ``"fast"``, ``"default"`` or ``"best"`` (:data:`~.base.EFFORT_BUDGETS`): the default budgets.
         progress: show a tqdm progress bar.
         history: if a list is given, ``(step, seconds, best true s_max)`` is appended at every improvement.
 
@@ -241,10 +253,12 @@ def lse_vectors(
     seed = check_int("seed", seed, minimum=0)
     dense_limit = check_int("dense_limit", dense_limit, minimum=2)
     t_end = _check_positive("t_end", t_end)
-    sched = resolved_schedule(n, dim, dense_limit, init is not None, t_end, steps=steps, t_start=t_start,
-                              lr_start=lr_start, refresh=refresh)
-    steps = check_int("steps", sched["steps"], minimum=0)
+    budget = get_effort(effort) if isinstance(effort, str) else effort
     restarts = default_restarts(n) if restarts is None else check_int("restarts", restarts, minimum=1)
+    sched = resolved_schedule(n, dim, dense_limit, init is not None, t_end, steps=steps, t_start=t_start,
+                              lr_start=lr_start, refresh=refresh, effort=budget, restarts=restarts)
+    steps = check_int("steps", sched["steps"], minimum=0)
+    sharpen = budget.sharpen_steps if sharpen is None else check_int("sharpen", sharpen, minimum=0)
     neighbours = check_int("neighbours", neighbours, minimum=1)
     refresh = check_int("refresh", sched["refresh"], minimum=1)
     t_start = _check_positive("t_start", sched["t_start"])
@@ -268,19 +282,19 @@ def lse_vectors(
     x = x / x.norm(dim=-1, keepdim=True)
 
     search = _DenseSearch(x) if n <= dense_limit else _NeighbourSearch(x, neighbours, refresh)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc=f"lse N={n} d={dim}", unit="step", leave=False)
+    bar = progress_bar(progress, steps, f"lse N={n} d={dim}")
     with cpu_threads_for(restarts * n * min(n, dense_limit) * dim, dev):
         _descend(x, search, steps, (t_start, t_end), (lr_start, lr_end), stop_at, bar, history, clock)
     if bar is not None:
         bar.close()
+    stage(progress, f"lse N={n} d={dim}: {steps} {dtype} steps, {restarts} restart(s), s_max {search.best_value:.6f}")
     best = normalize_rows(search.best_x.to(device="cpu", dtype=torch.float64).numpy())
-    if start is not None:  # float32 rounding could lose a hair against an exact float64 init
-        if max_cosine(start) <= max_cosine(best):
-            return start
+    if start is not None and max_cosine(start) <= max_cosine(best):  # float32 rounding could lose a hair
+        best = start
+    if sharpen and n <= dense_limit and search.best_value > stop_at:
+        best = lse_vectors(n, dim, seed=seed, steps=sharpen, restarts=1, t_start=t_end, t_end=10 * t_end,
+                           lr_start=SHARPEN_LR, lr_end=SHARPEN_LR / 100, init=best, target=target, dtype="float64",
+                           device=device, dense_limit=dense_limit, sharpen=0, progress=progress)
     return best
 
 
@@ -425,7 +439,8 @@ class _NeighbourSearch:
 
 #: lse's parameters, declared once; :func:`lse_vectors` takes the same keywords.
 PARAMS: tuple[Param, ...] = (
-    Param("steps", int, None, low=0, help="gradient steps (default 1000; 200 above dense_limit)"),
+    Param("steps", int, None, low=0, help="gradient steps (default: the effort's budget; 1000 at default effort, "
+                                          "fewer for large N^2 d; 200 above dense_limit)"),
     Param("restarts", int, None, low=1, help="random starts run together (default: 8 for tiny N, 1 for large)"),
     Param("t_start", float, None, low=0, positive=True, help="first temperature (default 10; t_end/10 when polishing)"),
     Param("t_end", float, 2000.0, low=0, positive=True, help="last temperature"),
@@ -438,6 +453,8 @@ PARAMS: tuple[Param, ...] = (
     Param("neighbours", int, 16, low=1, help="candidate neighbours per row above dense_limit"),
     Param("refresh", int, None, low=1, help="steps between full scans above dense_limit (default 5)"),
     Param("dense_limit", int, DENSE_LIMIT, low=2, help="largest N searched with the dense Gram matrix"),
+    Param("sharpen", int, None, low=0, help="float64 steps from t_end to 10 t_end after the anneal (default: "
+                                            "the effort's, 0 but at best)"),
     Param("polish", bool, False, help="end with the float64 minimax polish (spherecode.constructions.polish)"),
 )
 
@@ -456,19 +473,24 @@ def lse_memory(n: int, dim: int, params: Any) -> int:
     return pairs + 8 * r * n * dim * item
 
 
-def _build(n: int, dim: int, *, seed: int, progress: bool, polish: bool, **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    vectors = lse_vectors(n, dim, seed=seed, progress=progress, **params)
-    # the defaults that depend on (N, d), as they were applied
+def _build(n: int, dim: int, *, seed: int, progress: bool, effort: Effort, polish: bool,
+           **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    vectors = lse_vectors(n, dim, seed=seed, progress=progress, effort=effort, **params)
+    # the defaults that depend on (N, d) and the effort, as they were applied
     dense_limit, init = params["dense_limit"], params["init"]
+    restarts = params["restarts"] or default_restarts(n)
     resolved = resolved_schedule(n, dim, dense_limit, init is not None, params["t_end"], steps=params["steps"],
-                                 t_start=params["t_start"], lr_start=params["lr_start"], refresh=params["refresh"])
+                                 t_start=params["t_start"], lr_start=params["lr_start"], refresh=params["refresh"],
+                                 effort=effort, restarts=restarts)
     if n <= dense_limit:
         del resolved["refresh"]  # no neighbour lists on the dense path
-    info: dict[str, Any] = {**resolved, "restarts": params["restarts"] or default_restarts(n)}
+    sharpen = effort.sharpen_steps if params["sharpen"] is None else params["sharpen"]
+    info: dict[str, Any] = {**resolved, "restarts": restarts, "sharpen": sharpen if n <= dense_limit else 0}
     if polish:
         from .polish import polish as run_polish
 
-        vectors, cert = run_polish(vectors)
+        vectors, cert = run_polish(vectors, max_iter=effort.polish_programs, max_rows=effort.polish_rows,
+                                   progress=progress)
         info["certificate"] = cert.summary()
     return vectors, info
 
@@ -479,4 +501,5 @@ CONSTRUCTION = Construction(
     summary="log-sum-exp relaxation of max cosine, annealed projected Adam in torch (CPU/GPU), batched restarts",
     params=PARAMS,
     memory=lse_memory,
+    effort=True,
 )

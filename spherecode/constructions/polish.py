@@ -27,8 +27,11 @@ predicts a decrease :math:`s_{\max} - t`; the step :math:`c_i \leftarrow (c_i + 
 taken only if the *true* :math:`s_{\max}` (every pair) decreases, and the trust radius
 :math:`\rho` grows or shrinks with the ratio of actual to predicted decrease. The result is never
 worse than the input. It stops when the predicted decrease is below ``tol`` (no first-order descent:
-a local optimum of (P)), when :math:`\rho` falls below ``min_radius``, or at ``max_iter`` /
-``time_limit``. Convergence is fast where the worst pairs pin the configuration down (the Tammes
+a local optimum of (P)), when :math:`\rho` falls below ``min_radius``, or when its budget is spent:
+``max_iter`` programs or ``max_rows`` constraint rows (pairs) summed over them. Both are counts, so the
+result is the same on any machine; HiGHS is called without a time limit and is deterministic for a
+given program (``highs-ds`` and ``highs-ipm`` run serially, with no randomised choices across runs).
+Only an explicit ``time_limit`` makes the result depend on the machine's speed. Convergence is fast where the worst pairs pin the configuration down (the Tammes
 optima, the polytopes: a few dozen programs) and slow, linear, where they do not (the octahedron
 from a random start creeps to s_max = 0 at about 1e-9 after 500 programs).
 
@@ -51,6 +54,7 @@ import numpy as np
 
 from ..errors import SpherecodeError, check_int
 from ..separation import max_cosine, normalize_rows
+from .base import progress_bar
 
 #: Pairs kept in one linear program at most (the band narrows, and the trust region with it, above this).
 MAX_PAIRS = 1500
@@ -71,12 +75,14 @@ class Certificate:
         s_max_before, s_max: the worst-case cosine of the input and of the result (never larger).
         iterations: linear programs solved; ``accepted``: steps taken.
         stopped: ``"converged"`` (predicted decrease below ``tol``), ``"radius"`` (trust region
-            below ``min_radius``), ``"iterations"``, ``"time"`` or ``"too large"`` (more worst pairs tied than one program holds).
+            below ``min_radius``), ``"iterations"`` (``max_iter`` or ``max_rows`` spent), ``"time"`` (only
+            with an explicit ``time_limit``) or ``"too large"`` (more worst pairs tied than one program holds).
         pairs: (P, 2) active pairs (cosine within ``active_tol`` of s_max), i < j.
         multipliers: (P,) non-negative weights summing to 1 (empty when ``stopped`` is ``"too large"``).
         residual: :func:`kkt_residual` of the pairs and multipliers (0 at a KKT point; inf when not computed).
         predicted: the last predicted decrease of s_max.
-        seconds: wall time.
+        seconds: wall time (not recorded by :meth:`summary`: a codebook's metadata is the same on any machine).
+        rows: constraint rows (pairs) summed over the programs solved.
     """
 
     s_max_before: float
@@ -89,6 +95,7 @@ class Certificate:
     residual: float
     predicted: float
     seconds: float
+    rows: int = 0
 
     def summary(self) -> dict[str, Any]:
         """The numbers to record in a codebook's parameters (JSON-serialisable; None for non-finite)."""
@@ -98,7 +105,7 @@ class Certificate:
         return {"s_max_before": self.s_max_before, "s_max": self.s_max, "iterations": self.iterations,
                 "accepted": self.accepted, "stopped": self.stopped, "active_pairs": int(len(self.pairs)),
                 "kkt_residual": finite(self.residual), "predicted": finite(self.predicted),
-                "seconds": round(self.seconds, 3)}
+                "rows": self.rows}
 
 
 def pairs_above(x: np.ndarray, threshold: float, per_row: int = ROW_NEIGHBOURS,
@@ -199,20 +206,23 @@ def _lp_step(x: np.ndarray, i: np.ndarray, j: np.ndarray, g: np.ndarray, radius:
     return step, float(res.x[nvar])
 
 
-def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None, tol: float = 1e-14,
-           radius: float = 0.05, min_radius: float = 1e-13, active_tol: float = 1e-9,
-           max_pairs: int = MAX_PAIRS) -> tuple[np.ndarray, Certificate]:
+def polish(vectors: Any, *, max_iter: int = 500, max_rows: int | None = None, time_limit: float | None = None,
+           tol: float = 1e-14, radius: float = 0.05, min_radius: float = 1e-13, active_tol: float = 1e-9,
+           max_pairs: int = MAX_PAIRS, progress: bool = False) -> tuple[np.ndarray, Certificate]:
     r"""Refine a codebook towards a local optimum of (P) by trust-region sequential linear programming.
 
     Args:
         vectors: (N, d) array of non-zero rows (normalised here, in float64).
         max_iter: linear programs at most.
-        time_limit: seconds at most (None: no limit).
+        max_rows: constraint rows (pairs) summed over the programs at most (None: no limit); the program
+            that crosses it is the last.
+        time_limit: seconds at most (None: no limit, the default: the result is then the same on any machine).
         tol: stop when the predicted decrease of s_max is below this.
         radius: initial trust radius (Euclidean, per point).
         min_radius: stop when the trust radius falls below this.
         active_tol: pairs within this of s_max are *active* in the certificate.
         max_pairs: pairs per linear program at most.
+        progress: show a progress bar over the programs (on a terminal).
 
     Returns:
         ``(vectors, certificate)``: the polished (N, d) float64 unit rows, with s_max never above the
@@ -230,13 +240,15 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
     if x.ndim != 2 or len(x) < 2 or not np.all(np.isfinite(x)) or not np.all(x.any(axis=1)):
         raise SpherecodeError("Argument 'vectors' must be an (N, d) array of finite, non-zero rows with N >= 2.")
     max_iter = check_int("max_iter", max_iter, minimum=0)
+    max_rows = None if max_rows is None else check_int("max_rows", max_rows, minimum=0)
     x = normalize_rows(x)
     s = before = max_cosine(x)
-    iterations = accepted = 0
+    iterations = accepted = rows = 0
     predicted = math.inf
     stopped = "iterations"
     rho = float(radius)
-    while iterations < max_iter:
+    bar = progress_bar(progress, max_iter, f"polish N={len(x)} d={x.shape[1]}", "LP")
+    while iterations < max_iter and (max_rows is None or rows < max_rows):
         if time_limit is not None and time.perf_counter() - clock > time_limit:
             stopped = "time"
             break
@@ -251,6 +263,10 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
         left = None if time_limit is None else time_limit - (time.perf_counter() - clock)
         out = _lp_step(x, i, j, g, rho, left)
         iterations += 1
+        rows += len(g)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(s_max=f"{s:.6f}")
         if out is None:
             stopped = "time" if left is not None and time.perf_counter() - clock > time_limit else "converged"
             break
@@ -269,6 +285,8 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
             rho = min(rho, 1.0)
         else:
             rho /= 4.0
+    if bar is not None:
+        bar.close()
     if stopped == "too large":  # the active set does not fit one program: no certificate
         i, j, _ = pairs_above(x, s - active_tol, limit=max_pairs)
         pairs, lam, residual = np.stack([i, j], axis=1), np.zeros(0), math.inf
@@ -277,7 +295,7 @@ def polish(vectors: Any, *, max_iter: int = 500, time_limit: float | None = None
     cert = Certificate(s_max_before=before, s_max=s, iterations=iterations, accepted=accepted, stopped=stopped,
                        pairs=pairs, multipliers=lam, residual=residual,
                        predicted=float(predicted) if math.isfinite(predicted) else float("nan"),
-                       seconds=time.perf_counter() - clock)
+                       seconds=time.perf_counter() - clock, rows=rows)
     return x, cert
 
 
