@@ -2,7 +2,7 @@ r"""Bounds on the optimum of (P): one module per bound, numbers in, numbers out.
 
 :func:`bounds_report` collects every bound that applies to (N, d) into a :class:`BoundsReport`:
 ``lower`` is the best proven lower bound on the optimal :math:`s_{\max}` (Rankin, Levenshtein,
-the spherical LP bound) and ``upper`` the best guaranteed achievable :math:`s_{\max}` (a
+the spherical LP bound, the three-point SDP bound when asked) and ``upper`` the best guaranteed achievable :math:`s_{\max}` (a
 construction that attains Rankin's bound, Gilbert-Varshamov, a known code, or values the caller
 achieved and passes in: the bounds package builds nothing).
 
@@ -35,11 +35,16 @@ from .known import KnownCode, best_known_upper, known_code, known_codes
 from .levenshtein import gegenbauer, levenshtein_bound, levenshtein_lower_bound
 from .rankin import rankin_attained, rankin_bound, rankin_orthoplex, rankin_simplex
 from .spherical_lp import spherical_lp_bound, spherical_lp_lower_bound
+from .sdp import MAX_DEGREE as SDP_MAX_DEGREE
+from .sdp import sdp_bound, sdp_lower_bound
 
 #: Bounds closer than this are treated as equal (the interval is closed: the optimum is known).
 TIGHT = 1e-9
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
+#: The three-point SDP bound runs only when asked (``sdp=True``, ``--sdp``): a minute of CPU per (N, d)
+#: at degree 6 (see experiments/bench_sdp.py); it applies for 3 <= d <= SDP_MAX_DIM.
+SDP_MAX_DIM = 8
 #: Delsarte's limit on binary constructions is computed (exactly) up to this length.
 BINARY_MAX_DIM = 32
 
@@ -48,7 +53,8 @@ BINARY_MAX_DIM = 32
 class BoundsReport:
     r"""Every bound for (N, d) and the interval ``[lower, upper]`` that holds the optimum of (P).
 
-    Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``.
+    Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``,
+    ``spherical_sdp`` (computed only when asked; ``spherical_sdp_note`` says why it is missing).
     Achievable values (some N-point code does at least this well): ``rankin`` when attained,
     ``gv_upper`` (:math:`1 - 2 d_{GV}/d`), ``known_upper`` (the table), and ``achieved``
     (the s_max of codebooks the caller built, by name). ``provably_optimal`` names what the caller
@@ -79,6 +85,8 @@ class BoundsReport:
     achieved: dict[str, float]
     binary_limit: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    spherical_sdp: float | None = None
+    spherical_sdp_note: str | None = None
 
     @property
     def exact(self) -> bool:
@@ -104,6 +112,8 @@ class BoundsReport:
             ("Rankin orthoplex (lower)", fmt(self.rankin_orthoplex) + ("" if self.rankin_orthoplex is not None else "  (N < d + 2)")),
             ("Levenshtein (lower)", fmt(self.levenshtein)),
             ("spherical LP (lower)", fmt(self.spherical_lp)),
+            ("spherical SDP (lower)", fmt(self.spherical_sdp)
+             + (f"  ({self.spherical_sdp_note})" if self.spherical_sdp_note else "")),
             ("Gilbert-Varshamov (upper)", fmt(self.gv_upper) + (f"  (d_GV = {self.gv_distance})" if self.gv_distance else "")),
             ("best known code (upper)", fmt(self.known_upper) + (f"  ({self.known_upper_source})" if self.known_upper_source else "")),
         ]
@@ -123,7 +133,8 @@ class BoundsReport:
 
 
 def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, float] | None = None,
-                  optimal: Iterable[str] = (), lp_degree: int | None = None) -> BoundsReport:
+                  optimal: Iterable[str] = (), lp_degree: int | None = None, sdp: bool = False,
+                  sdp_degree: int | None = None) -> BoundsReport:
     r"""Every bound on the optimum of (P) for N points in :math:`\mathbb{R}^d`.
 
     Args:
@@ -135,6 +146,9 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
             :func:`spherecode.constructions.construction_table`): each is an achievable upper bound.
         optimal: names of constructions that are provably optimal at (N, d), reported as given.
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
+        sdp: run the three-point SDP bound (:mod:`spherecode.bounds.sdp`; a minute of CPU) when
+            3 <= d <= SDP_MAX_DIM and the interval is open; it starts from the LP's value.
+        sdp_degree: the SDP's degree D (default :data:`spherecode.bounds.sdp.DEFAULT_DEGREE`).
     """
     n = check_int("n", n, minimum=2)
     dim = check_int("dim", dim, minimum=1)
@@ -187,6 +201,25 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         lp_value = timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
         if lp_value is not None:  # None: not available (N astronomically large for d)
             lowers["spherical LP"] = lp_value
+    sdp_value, sdp_note = None, None
+    if sdp_degree is not None:
+        sdp_degree = check_int("sdp_degree", sdp_degree, minimum=1, maximum=SDP_MAX_DEGREE)
+    if sdp:
+        lower_now = max(lowers.values())
+        if not 3 <= dim <= SDP_MAX_DIM:
+            sdp_note = f"applies for 3 <= d <= {SDP_MAX_DIM}"
+        elif upper_now is not None and upper_now - lower_now <= TIGHT:
+            sdp_note = "not needed: the interval is closed"
+        else:
+            start = lp_value if lp_value is not None else timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
+            if start is None:
+                sdp_note = "not available: the LP bound it starts from is not"
+            else:
+                sdp_value, sdp_note = timed("spherical_sdp", sdp_lower_bound, n, dim, sdp_degree, start=start)
+                if sdp_value is not None:
+                    lowers["spherical SDP (three-point)"] = sdp_value
+                else:
+                    sdp_note = f"n/a: {sdp_note}"
     binary = None
     if lp and dim <= BINARY_MAX_DIM:
         dist = timed("delsarte", binary_distance_limit, dim, n)
@@ -203,6 +236,7 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         known_upper=None if best is None else best.max_cosine,
         known_upper_source=best_source,
         provably_optimal=list(optimal), achieved=achieved, binary_limit=binary, seconds=seconds,
+        spherical_sdp=sdp_value, spherical_sdp_note=sdp_note,
     )
 
 
@@ -223,6 +257,6 @@ __all__ = [
     "delsarte_bound", "gv_best_upper_bound",
     "delsarte_lp", "gegenbauer", "gilbert_size", "gv_interval", "gv_upper_bound", "hamming_ball_volume",
     "known_code", "known_codes", "krawtchouk", "levenshtein_bound", "levenshtein_lower_bound",
-    "rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex", "spherical_lp_bound",
-    "spherical_lp_lower_bound", "varshamov_distance",
+    "rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex", "sdp_bound", "sdp_lower_bound",
+    "spherical_lp_bound", "spherical_lp_lower_bound", "varshamov_distance",
 ]
