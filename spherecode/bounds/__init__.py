@@ -134,7 +134,7 @@ class BoundsReport:
 
 def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, float] | None = None,
                   optimal: Iterable[str] = (), lp_degree: int | None = None, sdp: bool = False,
-                  sdp_degree: int | None = None) -> BoundsReport:
+                  sdp_degree: int | None = None, progress: bool = False) -> BoundsReport:
     r"""Every bound on the optimum of (P) for N points in :math:`\mathbb{R}^d`.
 
     Args:
@@ -146,9 +146,11 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
             :func:`spherecode.constructions.construction_table`): each is an achievable upper bound.
         optimal: names of constructions that are provably optimal at (N, d), reported as given.
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
-        sdp: run the three-point SDP bound (:mod:`spherecode.bounds.sdp`; a minute of CPU) when
-            3 <= d <= SDP_MAX_DIM and the interval is open; it starts from the LP's value.
+        sdp: run the three-point SDP bound (:mod:`spherecode.bounds.sdp`; minutes of CPU) when
+            3 <= d <= SDP_MAX_DIM (also where the interval is already closed); it starts from the
+            LP's value.
         sdp_degree: the SDP's degree D (default :data:`spherecode.bounds.sdp.DEFAULT_DEGREE`).
+        progress: print one line per SDP solve on stderr.
     """
     n = check_int("n", n, minimum=2)
     dim = check_int("dim", dim, minimum=1)
@@ -208,14 +210,13 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         lower_now = max(lowers.values())
         if not 3 <= dim <= SDP_MAX_DIM:
             sdp_note = f"applies for 3 <= d <= {SDP_MAX_DIM}"
-        elif upper_now is not None and upper_now - lower_now <= TIGHT:
-            sdp_note = "not needed: the interval is closed"
-        else:
+        else:  # asked for explicitly: run it even where the interval is already closed
             start = lp_value if lp_value is not None else timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
             if start is None:
                 sdp_note = "not available: the LP bound it starts from is not"
             else:
-                sdp_value, sdp_note = timed("spherical_sdp", sdp_lower_bound, n, dim, sdp_degree, start=start)
+                sdp_value, sdp_note = timed("spherical_sdp", sdp_lower_bound, n, dim, sdp_degree, start=start,
+                                            progress=progress)
                 if sdp_value is not None:
                     lowers["spherical SDP (three-point)"] = sdp_value
                 else:

@@ -59,6 +59,7 @@ points by a root search on s, as :func:`spherecode.bounds.spherical_lp.spherical
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -420,8 +421,8 @@ def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: l
     return SDPBoundResult(dim, s, degree, float(value), sdp_value, float(objective), m1, m2, status)
 
 
-def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-5,
-                    start: float | None = None) -> tuple[float | None, str | None]:
+def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-3,
+                    start: float | None = None, progress: bool = False) -> tuple[float | None, str | None]:
     r"""The largest s (to ``tol``) at which the checked SDP bound is below N: every N-point code in
     :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value. Returns ``(value, None)``, or
     ``(None, reason)`` where the SDP proves nothing at the starting point.
@@ -429,7 +430,7 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     The search starts at ``start`` (default: the spherical LP bound on :math:`s_{\max}`, which the SDP
     can only improve on), brackets the crossing by doubling steps and closes the bracket by the
     Illinois method on :math:`\log(\text{bound}/N)`, bisecting where it stalls. Only points where the
-    checked bound is below N are returned.
+    checked bound is below N are returned. ``progress`` prints one line per solve on stderr.
 
     Examples:
         >>> value, _ = sdp_lower_bound(13, 3, degree=4, tol=1e-3)
@@ -460,6 +461,11 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
         result, used = _solve(dim, s, degree, cuts)  # the cuts found so far start the next solve
         cuts = np.concatenate([cuts, used]) if len(used) else cuts
         first.append(result)
+        if progress:
+            shown = "n/a" if result.value is None else f"{result.value:.4f}"
+            print(f"spherical SDP (d = {dim}, degree {degree}): solve {len(first)} at s = {s:.6f}: bound {shown}"
+                  f" ({'below' if result.value is not None and result.value < n else 'not below'} N = {n})",
+                  file=sys.stderr, flush=True)
         return math.inf if result.value is None else math.log(result.value) - math.log(n)
 
     g_lo = gap(lo)

@@ -82,6 +82,7 @@ def run_bounds(args: argparse.Namespace) -> int:
         check_int("--sdp-degree", args.sdp_degree, minimum=1, maximum=SDP_MAX_DEGREE)
     table = construction_table(n, dim, build=not args.no_build)
     report = bounds_report(n, dim, lp=not args.no_lp, lp_degree=args.lp_degree, sdp=args.sdp, sdp_degree=args.sdp_degree,
+                           progress=args.sdp,  # one line per solve on stderr
                            achieved={k: v["max_cosine"] for k, v in table.items() if v["max_cosine"] is not None},
                            optimal=[k for k, v in table.items() if v["optimal"]])
     if args.json:
