@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -347,7 +348,9 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
         mats = three_point_matrices(degree, dim, tu, tv, tt)
         problem = cp.Problem(cp.Minimize(objective), [pair_expr <= -MARGIN, triple_expr(mats) + B[1, 1] <= -MARGIN])
         try:
-            problem.solve(solver=cp.CLARABEL, **SOLVER_TOLERANCES)
+            with warnings.catch_warnings():  # an inaccurate solution is handled below, by its status
+                warnings.simplefilter("ignore", UserWarning)
+                problem.solve(solver=cp.CLARABEL, **SOLVER_TOLERANCES)
         except cp.error.SolverError as exc:  # pragma: no cover - numerical breakdown
             return _failed(dim, s, degree, "solver error", f"the SDP solver failed: {exc}"), np.empty((0, 3))
         status = str(problem.status)
