@@ -440,8 +440,10 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     checked bound is below N are returned. ``progress`` prints one line per solve on stderr.
 
     Examples:
-        >>> value, _ = sdp_lower_bound(13, 3)  # doctest: +SKIP  (a minute of CPU)
-        >>> value > 0.5                        # doctest: +SKIP  (13 points in R^3: no 60 degrees apart)
+        A minute of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
+
+        >>> value, _ = sdp_lower_bound(13, 3)  # doctest: +SKIP
+        >>> value > 0.5  # doctest: +SKIP
         True
     """
     n = check_int("n", n, minimum=2)
