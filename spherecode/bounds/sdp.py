@@ -90,6 +90,8 @@ POLISH_STARTS = 8
 #: Clarabel's stopping tolerances (its defaults, 1e-8, it cannot reach from degree 8 on): the solution is
 #: checked afterwards, so the solver's accuracy affects how tight the bound is, never whether it holds.
 SOLVER_TOLERANCES = {"tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-7, "max_iter": 300}
+#: The s-search steps over at most this many consecutive failed checks while bracketing.
+MAX_SKIPS = 2
 #: Relative rounding slack added to the certified maxima (|T_i|, |Q_k| <= 1 on the domains).
 SLACK = 1e-11
 
@@ -437,7 +439,9 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     The search starts at ``start`` (default: the spherical LP bound on :math:`s_{\max}`, which the SDP
     can only improve on), brackets the crossing by doubling steps and closes the bracket by the
     Illinois method on :math:`\log(\text{bound}/N)`, bisecting where it stalls. Only points where the
-    checked bound is below N are returned. ``progress`` prints one line per solve on stderr.
+    checked bound is below N are returned; a solve that fails its check proves nothing, so the
+    bracketing steps over up to :data:`MAX_SKIPS` of them (a bound proven at a larger s holds for
+    every smaller s), and inside the bracket it counts as "not below N". ``progress`` prints one line per solve on stderr.
 
     Examples:
         A minute of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
@@ -485,9 +489,13 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     step = max(tol, 1e-3)
     hi = min(lo + step, 1.0 - 1e-12)
     g_hi = gap(hi)
-    while g_hi < 0:
-        lo, g_lo, step = hi, g_hi, 2 * step
-        hi = min(lo + step, 1.0 - 1e-12)
+    skipped = 0
+    while g_hi < 0 or (math.isinf(g_hi) and skipped < MAX_SKIPS and hi < 1.0 - 1e-12):
+        if g_hi < 0:
+            lo, g_lo, step, skipped = hi, g_hi, 2 * step, 0
+        else:  # a failed check says nothing: try further on (a bound proven at a larger s holds below it)
+            skipped += 1
+        hi = min(hi + step, 1.0 - 1e-12)
         g_hi = gap(hi)
     side = 0
     while hi - lo > tol:
