@@ -80,12 +80,15 @@ TRIPLE_GRID = (14, 8)
 #: The finer sample that finds violated points (cutting planes) and the maximum M_2 of the check.
 CHECK_GRID = (64, 48)
 #: Cutting-plane rounds at most.
-CUTTING_ROUNDS = 8
+CUTTING_ROUNDS = 12
+#: The rounds stop once no sampled violation exceeds STOP_TOL times the SDP's value (what is left is
+#: charged into the bound).
+STOP_TOL = 1e-6
 #: The sampled constraints are imposed with this margin (<= -MARGIN), so that the polynomials stay <= 0
 #: between the sample points too: a round is added only when the finer sample finds a point above 0.
 MARGIN = 1e-6
 #: Each round adds the CUT_POINTS worst sample points and the local maxima polished from the POLISH_STARTS worst.
-CUT_POINTS = 60
+CUT_POINTS = 150
 POLISH_STARTS = 8
 #: Clarabel's stopping tolerances (its defaults, 1e-8, it cannot reach from degree 8 on): the solution is
 #: checked afterwards, so the solver's accuracy affects how tight the bound is, never whether it holds.
@@ -286,6 +289,23 @@ def _polish_triple(value: Callable[..., np.ndarray], s: float, starts: np.ndarra
     return best, np.array(found).reshape(-1, 3)
 
 
+def _pair_value(a: np.ndarray, B: np.ndarray, F: list[np.ndarray], dim: int, u: np.ndarray) -> np.ndarray:
+    r""":math:`1 + \sum_k a_k P_k(u) + 2B_{12} + B_{22} + 3\sum_k \langle F_k, S_k(u,u,1)\rangle`."""
+    u = np.atleast_1d(np.asarray(u, dtype=np.float64))
+    degree = len(F) - 1
+    mats = three_point_matrices(degree, dim, u, u, np.ones_like(u))
+    lin = a @ gegenbauer_all(len(a), dim, u)[1:]
+    return 1.0 + lin + 2 * B[0, 1] + B[1, 1] + 3 * sum(np.einsum("pij,ij->p", mats[k], F[k]) for k in range(degree + 1))
+
+
+def _pair_peaks(a: np.ndarray, B: np.ndarray, F: list[np.ndarray], dim: int, s: float) -> np.ndarray:
+    """The local maxima above 0 of the pair constraint on a fine grid of [-1, s] (its cutting planes)."""
+    u = np.linspace(-1.0, s, 4001)
+    g = _pair_value(a, B, F, dim, u)
+    peak = (g > 0) & (g >= np.roll(g, 1)) & (g >= np.roll(g, -1))
+    return u[peak]
+
+
 def _check_degree(degree: int | None) -> int:
     return DEFAULT_DEGREE if degree is None else check_int("degree", degree, minimum=1, maximum=MAX_DEGREE)
 
@@ -325,11 +345,7 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
 
     lp_degree = 2 * degree
     sizes = [degree - k + 1 for k in range(degree + 1)]
-    # pair constraint rows, sampled on [-1, s]
-    pu = _pair_grid(s, PAIR_POINTS)
-    ones = np.ones_like(pu)
-    pair_s = three_point_matrices(degree, dim, pu, pu, ones)
-    pair_p = gegenbauer_all(lp_degree, dim, pu)[1:].T
+    pu = _pair_grid(s, PAIR_POINTS)  # the pair constraint's sample of [-1, s]
     at_one = [m[0] for m in three_point_matrices(degree, dim, 1.0, 1.0, 1.0)]
 
     a = cp.Variable(lp_degree, nonneg=True)
@@ -340,8 +356,11 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
     def triple_expr(mats: list[np.ndarray]):  # rows <F_k, S_k(point)>, one per point
         return sum(mats[k].reshape(len(mats[k]), -1) @ cp.vec(F[k], order="C") for k in range(degree + 1))
 
-    pair_expr = (1 + pair_p @ a + 2 * B[0, 1] + B[1, 1]
-                 + 3 * sum(pair_s[k].reshape(len(pu), -1) @ cp.vec(F[k], order="C") for k in range(degree + 1)))
+    def pair_expr(u: np.ndarray):
+        mats = three_point_matrices(degree, dim, u, u, np.ones_like(u))
+        return (1 + gegenbauer_all(lp_degree, dim, u)[1:].T @ a + 2 * B[0, 1] + B[1, 1]
+                + 3 * sum(mats[k].reshape(len(u), -1) @ cp.vec(F[k], order="C") for k in range(degree + 1)))
+
     tu, tv, tt = triple_sample(s, TRIPLE_GRID)
     base = len(tu)
     if cuts is not None and len(cuts):
@@ -350,7 +369,7 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
     status, sdp_value = "not solved", None
     for _ in range(CUTTING_ROUNDS):
         mats = three_point_matrices(degree, dim, tu, tv, tt)
-        problem = cp.Problem(cp.Minimize(objective), [pair_expr <= -MARGIN, triple_expr(mats) + B[1, 1] <= -MARGIN])
+        problem = cp.Problem(cp.Minimize(objective), [pair_expr(pu) <= -MARGIN, triple_expr(mats) + B[1, 1] <= -MARGIN])
         try:
             with warnings.catch_warnings():  # an inaccurate solution is handled below, by its status
                 warnings.simplefilter("ignore", UserWarning)
@@ -364,9 +383,15 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
         factors = [_psd_factor(f.value) for f in F]
         b22 = float(B.value[1, 1])
         viol = _triple_value(factors, b22, dim, cu, cv, ct)
+        fc = [w @ w.T for w in factors]
+        pair_peaks = _pair_peaks(np.clip(a.value, 0, None), B.value, fc, dim, s)
+        stop = STOP_TOL * max(sdp_value, 1.0)
+        if viol.max() <= stop and (len(pair_peaks) == 0 or _pair_value(np.clip(a.value, 0, None), B.value, fc, dim, pair_peaks).max() <= stop):
+            break
+        pu = np.union1d(pu, pair_peaks)
         bad = np.flatnonzero(viol > 0.0)
         if len(bad) == 0:
-            break
+            continue
         worst = bad[np.argsort(viol[bad])[-CUT_POINTS:]]
         starts = worst[-POLISH_STARTS:]
         _, peaks = _polish_triple(lambda *p: _triple_value(factors, b22, dim, *p), s,
@@ -392,13 +417,7 @@ def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: l
     size = 1.0 + a.sum() + np.abs(B).sum() + sum(np.abs(f).sum() for f in Fc)
     slack = SLACK * size
 
-    def pair(u: np.ndarray) -> np.ndarray:
-        u = np.atleast_1d(np.asarray(u, dtype=np.float64))
-        mats = three_point_matrices(degree, dim, u, u, np.ones_like(u))
-        lin = a @ gegenbauer_all(2 * degree, dim, u)[1:]
-        return 1.0 + lin + 2 * B[0, 1] + B[1, 1] + 3 * sum(np.einsum("pij,ij->p", mats[k], Fc[k]) for k in range(degree + 1))
-
-    m1 = max(_max_on_interval(pair, 2 * degree, -1.0, s) + slack, 0.0)
+    m1 = max(_max_on_interval(lambda u: _pair_value(a, B, Fc, dim, u), 2 * degree, -1.0, s) + slack, 0.0)
 
     def triple(u: np.ndarray, v: np.ndarray, t: np.ndarray) -> np.ndarray:
         return _triple_value(factors, float(B[1, 1]), dim, u, v, t)
