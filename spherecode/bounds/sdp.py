@@ -40,7 +40,7 @@ Weak duality turns any :math:`a_k \ge 0` (k = 1..2D), :math:`F_k \succeq 0` (k =
     M_2 = \max_{\Delta_s} \Big(B_{22} + \sum_k \langle F_k, S_k(u,v,t)\rangle\Big)^+ .
 
 The SDP (:func:`sdp_bound`) minimises the objective with both maxima constrained to 0 on samples of
-[-1, s] and :math:`\Delta_s` (cutting planes add the worst points of a finer sample), solved by
+[-1, s] and :math:`\Delta_s` (cutting planes add the worst points of finer samples), solved by
 cvxpy with Clarabel. The solution is then **checked**, not trusted: :math:`a_k` are clipped to
 :math:`\ge 0`, each :math:`F_k` and B are replaced by :math:`W W^T` from their eigenvectors with
 negative eigenvalues dropped (positive semidefinite by construction), the objective is recomputed,
