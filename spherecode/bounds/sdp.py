@@ -367,6 +367,7 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
         tu, tv, tt = _add_points((tu, tv, tt), cuts[np.max(cuts, axis=1) <= s])
     cu, cv, ct = triple_sample(s, CHECK_GRID)
     status, sdp_value = "not solved", None
+    optimal: tuple | None = None
     for _ in range(CUTTING_ROUNDS):
         mats = three_point_matrices(degree, dim, tu, tv, tt)
         problem = cp.Problem(cp.Minimize(objective), [pair_expr(pu) <= -MARGIN, triple_expr(mats) + B[1, 1] <= -MARGIN])
@@ -380,6 +381,8 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):  # an inaccurate round still gives cutting planes
             return _failed(dim, s, degree, status, f"the SDP solver reported {status!r}, not 'optimal'"), np.empty((0, 3))
         sdp_value = float(problem.value)
+        if status == cp.OPTIMAL:  # the solution that will be checked: the last one the solver calls optimal
+            optimal = (a.value.copy(), B.value.copy(), [f.value.copy() for f in F], sdp_value)
         factors = [_psd_factor(f.value) for f in F]
         b22 = float(B.value[1, 1])
         viol = _triple_value(factors, b22, dim, cu, cv, ct)
@@ -399,9 +402,9 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> t
         new = np.concatenate([np.stack([cu[worst], cv[worst], ct[worst]], axis=1), peaks])
         tu, tv, tt = _add_points((tu, tv, tt), new)
     used = np.stack([tu[base:], tv[base:], tt[base:]], axis=1)
-    if status != cp.OPTIMAL:  # only a solution the solver calls optimal is checked and reported
+    if optimal is None:  # only a solution the solver calls optimal is checked and reported
         return _failed(dim, s, degree, status, f"the SDP solver reported {status!r}, not 'optimal'", sdp_value), used
-    return _certify(dim, s, degree, a.value, B.value, [f.value for f in F], sdp_value, status, (cu, cv, ct)), used
+    return _certify(dim, s, degree, *optimal, cp.OPTIMAL, (cu, cv, ct)), used
 
 
 def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: list[np.ndarray],
