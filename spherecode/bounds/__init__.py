@@ -42,7 +42,7 @@ from .sdp import sdp_bound, sdp_lower_bound
 TIGHT = 1e-9
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
-#: The three-point SDP bound runs only when asked (``sdp=True``, ``--sdp``): a minute of CPU per (N, d)
+#: The three-point SDP bound runs only when asked (``sdp=True``, ``--sdp``): minutes of CPU per (N, d)
 #: at degree 6 (see experiments/bench_sdp.py); it applies for 3 <= d <= SDP_MAX_DIM.
 SDP_MAX_DIM = 8
 #: Delsarte's limit on binary constructions is computed (exactly) up to this length.
