@@ -230,10 +230,13 @@ def _add_points(sample: tuple[np.ndarray, np.ndarray, np.ndarray], new: np.ndarr
     """The sample with the new points (rows u, v, t) appended, sorted to u <= v <= t, leaving out any within
     ``min_distance`` of a point already there: repeated constraints make the SDP degenerate."""
     old = np.stack(sample, axis=1)
-    new = np.sort(new, axis=1)
+    new = np.sort(np.asarray(new, dtype=np.float64).reshape(-1, 3), axis=1)
+    if len(new):  # drop points near an old one, then near an earlier new one
+        near_old = np.array([np.abs(old - p).max(axis=1).min() <= min_distance for p in new])
+        new = new[~near_old]
     keep: list[np.ndarray] = []
     for p in new:
-        if np.min(np.abs(old - p).max(axis=1)) > min_distance and all(np.abs(q - p).max() > min_distance for q in keep):
+        if all(np.abs(q - p).max() > min_distance for q in keep):
             keep.append(p)
     if not keep:
         return sample
@@ -494,7 +497,7 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     def gap(s: float) -> float:  # < 0: the checked bound proves fewer than N points fit at cosine s
         nonlocal cuts
         result, used = _solve(dim, s, degree, cuts)  # the cuts found so far start the next solve
-        cuts = np.concatenate([cuts, used]) if len(used) else cuts
+        cuts = used if len(used) else cuts  # ``used`` holds the cuts passed in that still apply, plus the new ones
         first.append(result)
         if progress:
             shown = "n/a" if result.value is None else f"{result.value:.4f}"
