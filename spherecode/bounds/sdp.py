@@ -469,7 +469,7 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     every smaller s), and inside the bracket it counts as "not below N". ``progress`` prints one line per solve on stderr.
 
     Examples:
-        A minute of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
+        Minutes of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
 
         >>> value, _ = sdp_lower_bound(13, 3)  # doctest: +SKIP
         >>> value > 0.5  # doctest: +SKIP
