@@ -2,7 +2,7 @@ r"""Bounds on the optimum of (P): one module per bound, numbers in, numbers out.
 
 :func:`bounds_report` collects every bound that applies to (N, d) into a :class:`BoundsReport`:
 ``lower`` is the best proven lower bound on the optimal :math:`s_{\max}` (Rankin, Levenshtein,
-the spherical LP bound) and ``upper`` the best guaranteed achievable :math:`s_{\max}` (a
+the spherical LP bound, the three-point SDP bound when asked) and ``upper`` the best guaranteed achievable :math:`s_{\max}` (a
 construction that attains Rankin's bound, Gilbert-Varshamov, a known code, or values the caller
 achieved and passes in: the bounds package builds nothing).
 
@@ -35,6 +35,8 @@ from .known import KnownCode, best_known_upper, known_code, known_codes
 from .levenshtein import gegenbauer, levenshtein_bound, levenshtein_lower_bound
 from .rankin import rankin_attained, rankin_bound, rankin_orthoplex, rankin_simplex
 from .spherical_lp import spherical_lp_bound, spherical_lp_lower_bound
+from .sdp import MAX_DEGREE as SDP_MAX_DEGREE
+from .sdp import sdp_bound, sdp_lower_bound
 
 #: Bounds closer than this are treated as equal (the interval is closed: the optimum is known).
 TIGHT = 1e-9
@@ -52,6 +54,9 @@ def clip_gap(gap: float) -> float:
     return 0.0 if abs(gap) <= ROUNDING else float(gap)
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
+#: The three-point SDP bound runs only when asked (``sdp=True``, ``--sdp``): minutes of CPU per (N, d)
+#: at degree 6 (see experiments/bench_sdp.py); it applies for 3 <= d <= SDP_MAX_DIM.
+SDP_MAX_DIM = 8
 #: Delsarte's limit on binary constructions is computed (exactly) up to this length.
 BINARY_MAX_DIM = 32
 
@@ -62,6 +67,7 @@ RANKIN_SIMPLEX = "Rankin simplex (lower)"
 RANKIN_ORTHOPLEX = "Rankin orthoplex (lower)"
 LEVENSHTEIN = "Levenshtein (lower)"
 SPHERICAL_LP = "spherical LP (lower)"
+SPHERICAL_SDP = "spherical SDP (lower)"
 GILBERT_VARSHAMOV = "Gilbert-Varshamov (upper)"
 BEST_KNOWN = "best known code (upper)"
 POLYGON = "regular N-gon (exact in d = 2)"
@@ -78,7 +84,8 @@ def construction_row(name: str) -> str:
 class BoundsReport:
     r"""Every bound for (N, d) and the interval ``[lower, upper]`` that holds the optimum of (P).
 
-    Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``.
+    Lower bounds (no N-point code does better): ``rankin``, ``levenshtein``, ``spherical_lp``,
+    ``spherical_sdp`` (computed only when asked; ``spherical_sdp_note`` says why it is missing).
     Achievable values (some N-point code does at least this well): ``rankin`` when attained,
     ``gv_upper`` (:math:`1 - 2 d_{GV}/d`), ``known_upper`` (the table), and ``achieved``
     (the s_max of codebooks the caller built, by name). ``provably_optimal`` names what the caller
@@ -112,6 +119,8 @@ class BoundsReport:
     seconds: dict[str, float] = field(default_factory=dict)
     gv_padded: float | None = None
     gv_padded_length: int | None = None
+    spherical_sdp: float | None = None
+    spherical_sdp_note: str | None = None
 
     @property
     def exact(self) -> bool:
@@ -153,6 +162,8 @@ class BoundsReport:
             (RANKIN_ORTHOPLEX, fmt(self.rankin_orthoplex) + ("" if self.rankin_orthoplex is not None else "  (N < d + 2)")),
             (LEVENSHTEIN, fmt(self.levenshtein) + ("  (d < 3)" if self.dim < 3 else "")),
             (SPHERICAL_LP, fmt(self.spherical_lp) + self._lp_note()),
+            (SPHERICAL_SDP, fmt(self.spherical_sdp)
+             + (f"  ({self.spherical_sdp_note})" if self.spherical_sdp_note else "")),
             (GILBERT_VARSHAMOV, gv),
             (BEST_KNOWN, fmt(self.known_upper) + (f"  ({self.known_upper_source})" if self.known_upper_source else "")),
         ]
@@ -195,7 +206,8 @@ def _check_witnesses(achieved: Any, optimal: Any) -> tuple[Mapping[str, Any], li
 
 
 def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, float] | None = None,
-                  optimal: Iterable[str] = (), lp_degree: int | None = None) -> BoundsReport:
+                  optimal: Iterable[str] = (), lp_degree: int | None = None, sdp: bool = False,
+                  sdp_degree: int | None = None, progress: bool = False) -> BoundsReport:
     r"""Every bound on the optimum of (P) for N points in :math:`\mathbb{R}^d`.
 
     Args:
@@ -207,6 +219,11 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
             :func:`spherecode.constructions.construction_table`): each is an achievable upper bound.
         optimal: names of constructions that are provably optimal at (N, d), reported as given.
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
+        sdp: run the three-point SDP bound (:mod:`spherecode.bounds.sdp`; minutes of CPU) when
+            3 <= d <= SDP_MAX_DIM (also where the interval is already closed); it starts from the
+            LP's value.
+        sdp_degree: the SDP's degree D (default :data:`spherecode.bounds.sdp.DEFAULT_DEGREE`).
+        progress: print one line per SDP solve on stderr.
     """
     n = check_int("n", n, minimum=2, maximum=MAX_N)
     dim = check_int("dim", dim, minimum=1)
@@ -267,6 +284,25 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         lp_value = timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
         if lp_value is not None:  # None: not available (N astronomically large for d)
             lowers[SPHERICAL_LP] = lp_value
+    sdp_value, sdp_note = None, None
+    if sdp_degree is not None:
+        sdp_degree = check_int("sdp_degree", sdp_degree, minimum=1, maximum=SDP_MAX_DEGREE)
+    if not sdp:
+        sdp_note = ("not run: --sdp (sdp=True) runs it, minutes of CPU" if 3 <= dim <= SDP_MAX_DIM
+                    else f"applies for 3 <= d <= {SDP_MAX_DIM}")
+    elif not 3 <= dim <= SDP_MAX_DIM:
+        sdp_note = f"applies for 3 <= d <= {SDP_MAX_DIM}"
+    else:  # asked for explicitly: run it even where the interval is already closed
+        start = lp_value if lp_value is not None else timed("spherical_lp", spherical_lp_lower_bound, n, dim, lp_degree)
+        if start is None:
+            sdp_note = "not available: the LP bound it starts from is not"
+        else:
+            sdp_value, sdp_note = timed("spherical_sdp", sdp_lower_bound, n, dim, sdp_degree, start=start,
+                                        progress=progress)
+            if sdp_value is not None:
+                lowers[SPHERICAL_SDP] = sdp_value
+            else:
+                sdp_note = f"n/a: {sdp_note}"
     binary = None
     if lp and dim <= BINARY_MAX_DIM:
         dist = timed("delsarte", binary_distance_limit, dim, n)
@@ -284,6 +320,7 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
         known_upper_source=best_source,
         provably_optimal=list(optimal), achieved=achieved, binary_limit=binary, seconds=seconds,
         gv_padded=gv_padded, gv_padded_length=gv_length,
+        spherical_sdp=sdp_value, spherical_sdp_note=sdp_note,
     )
 
 
@@ -305,6 +342,6 @@ __all__ = [
     "delsarte_bound", "gv_best_upper_bound",
     "delsarte_lp", "gegenbauer", "gilbert_size", "gv_interval", "gv_upper_bound", "hamming_ball_volume",
     "known_code", "known_codes", "krawtchouk", "levenshtein_bound", "levenshtein_lower_bound",
-    "rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex", "spherical_lp_bound",
-    "spherical_lp_lower_bound", "varshamov_distance",
+    "rankin_attained", "rankin_bound", "rankin_orthoplex", "rankin_simplex", "sdp_bound", "sdp_lower_bound",
+    "spherical_lp_bound", "spherical_lp_lower_bound", "varshamov_distance",
 ]

@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-d", "--dim", type=int, required=True, help="dimension d")
     p.add_argument("--no-lp", action="store_true", help="skip the spherical LP bound (seconds in low dimension)")
     p.add_argument("--lp-degree", type=int, default=None, help="polynomial degree of the spherical LP (default: automatic)")
+    sdp = p.add_mutually_exclusive_group()
+    sdp.add_argument("--sdp", dest="sdp", action="store_true", default=False,
+                     help="also run the three-point SDP bound for 3 <= d <= 8 (minutes of CPU)")
+    sdp.add_argument("--no-sdp", dest="sdp", action="store_false", help="skip the three-point SDP bound (the default)")
+    p.add_argument("--sdp-degree", type=int, default=None, help="degree of the three-point SDP (default 6; larger is tighter and slower)")
     p.add_argument("--no-build", action="store_true", help="do not build and measure the deterministic constructions")
     p.add_argument("--json", action="store_true", help="print one JSON object (keys lower, upper, ...)")
     p.set_defaults(run=run_bounds)
@@ -78,8 +83,13 @@ def run_bounds(args: argparse.Namespace) -> int:
     check_int("--dim", dim, maximum=MAX_BOUNDS_DIM)
     if args.lp_degree is not None:
         check_int("--lp-degree", args.lp_degree, minimum=1, maximum=200)
+    if args.sdp_degree is not None:
+        from ..bounds import SDP_MAX_DEGREE
+
+        check_int("--sdp-degree", args.sdp_degree, minimum=1, maximum=SDP_MAX_DEGREE)
     table = construction_table(n, dim, build=not args.no_build)
-    report = bounds_report(n, dim, lp=not args.no_lp, lp_degree=args.lp_degree,
+    report = bounds_report(n, dim, lp=not args.no_lp, lp_degree=args.lp_degree, sdp=args.sdp, sdp_degree=args.sdp_degree,
+                           progress=args.sdp,  # one line per solve on stderr
                            achieved={k: v["max_cosine"] for k, v in table.items() if v["max_cosine"] is not None},
                            optimal=[k for k, v in table.items() if v["optimal"]])
     not_built = {k: v["not_built"] for k, v in table.items() if v.get("not_built")}
