@@ -83,7 +83,7 @@ def test_arguments_are_checked():
 
 def test_report_row_is_off_by_default_and_explains_itself():
     r = bounds_report(13, 3, lp=False)
-    assert r.spherical_sdp is None and r.spherical_sdp_note is None
+    assert r.spherical_sdp is None and "--sdp" in r.spherical_sdp_note  # off by default, and says how to run it
     assert "spherical SDP (lower)" in r.format()
     assert "3 <= d <= 8" in bounds_report(100, 10, lp=False, sdp=True).spherical_sdp_note
     with pytest.raises(SpherecodeError, match="'sdp_degree'"):

@@ -22,7 +22,7 @@ logarithm).
 
 from __future__ import annotations
 
-from math import comb, lgamma, log, log1p
+from math import lgamma, log, log1p
 
 import numpy as np
 

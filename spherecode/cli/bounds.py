@@ -10,7 +10,7 @@ from ..bounds import bounds_report
 from ..constructions import EFFORTS, check_size, construction_table
 from ..errors import SpherecodeError, check_int
 from ..files import atomic_write, read_text
-from .common import output_path, parse_param, print_json, wants_progress
+from .common import output_path, parse_param, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -22,7 +22,6 @@ a run stopped before its first checkpoint (:func:`is_partial_run`), files the tr
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -237,7 +237,7 @@ def _check_range(name: str, value: Any, f: dataclasses.Field | None) -> Any:
     if f is None or value is None:
         return value
     meta = f.metadata
-    lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
+    choices = meta.get("choices")
     if choices and value not in choices:
         raise SpherecodeError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
     if isinstance(value, list):
