@@ -69,6 +69,7 @@ import numpy as np
 
 from ..errors import SpherecodeError, check_int
 from .levenshtein import _check_cosine, gegenbauer_all
+from .spherical_lp import illinois_root
 
 #: The default degree D (the matrices F_k have size D - k + 1): 2-15 CPU seconds per solve for d <= 8.
 DEFAULT_DEGREE = 6
@@ -522,19 +523,4 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
             skipped += 1
         hi = min(hi + step, 1.0 - 1e-12)
         g_hi = gap(hi)
-    side = 0
-    while hi - lo > tol:
-        mid = hi - g_hi * (hi - lo) / (g_hi - g_lo) if math.isfinite(g_hi) else 0.5 * (lo + hi)
-        mid = min(max(mid, lo + 0.1 * tol), hi - 0.1 * tol)
-        if abs(side) >= 2:
-            mid, side = 0.5 * (lo + hi), 0
-        g_mid = gap(mid)
-        if g_mid < 0:
-            lo, g_lo = mid, g_mid
-            g_hi = g_hi / 2 if side < 0 else g_hi
-            side = side - 1 if side <= 0 else -1
-        else:
-            hi, g_hi = mid, g_mid
-            g_lo = g_lo / 2 if side > 0 else g_lo
-            side = side + 1 if side >= 0 else 1
-    return lo, None
+    return illinois_root(gap, lo, g_lo, hi, g_hi, tol), None

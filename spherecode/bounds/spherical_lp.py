@@ -21,6 +21,8 @@ Levenshtein's bound when D is at least the degree of Levenshtein's polynomial (t
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -182,15 +184,21 @@ def spherical_lp_lower_bound(n: int, dim: int, degree: int | None = None, tol: f
         lo, g_lo, step = hi, g_hi, 2 * step
         hi = min(lo + step, 1.0 - 1e-12)
         g_hi = gap(hi)
-    # Illinois (modified regula falsi) on log(bound) - log(N): keeps the bracket, converges superlinearly
+    return illinois_root(gap, lo, g_lo, hi, g_hi, tol)
+
+
+def illinois_root(gap: Callable[[float], float], lo: float, g_lo: float, hi: float, g_hi: float, tol: float) -> float:
+    """The last ``s`` with ``gap(s) < 0`` in a bracket ``gap(lo) < 0 <= gap(hi)``, to within ``tol``.
+
+    Illinois (modified regula falsi; Dowell & Jarratt, BIT 1971): keeps the bracket and converges
+    superlinearly on a smooth gap such as log(bound) - log(N); ``gap(hi)`` may be infinite (then it
+    bisects), and two steps in a row on one side force a bisection. Used by the LP and SDP searches.
+    """
     side = 0
     while hi - lo > tol:
-        if np.isfinite(g_hi):
-            mid = hi - g_hi * (hi - lo) / (g_hi - g_lo)
-        else:
-            mid = 0.5 * (lo + hi)
+        mid = hi - g_hi * (hi - lo) / (g_hi - g_lo) if math.isfinite(g_hi) else 0.5 * (lo + hi)
         mid = min(max(mid, lo + 0.1 * tol), hi - 0.1 * tol)  # stay strictly inside
-        if side != 0 and abs(side) >= 2:  # stalled on one side: bisect once
+        if abs(side) >= 2:  # stalled on one side: bisect once
             mid, side = 0.5 * (lo + hi), 0
         g_mid = gap(mid)
         if g_mid < 0:
