@@ -3,7 +3,7 @@ r"""Memory budget: one estimate before a large allocation, refused in one line w
 A size that cannot fit (a data set of 10^5 classes, images of side 10^5, a network of width 10^5)
 would otherwise run for hours or die in the allocator. :func:`check_memory` compares an estimate
 with the memory this process may use: on a CUDA device the device's free memory, else the
-memory available now (:func:`~spherecode.constructions.base.available_memory`), capped by the
+memory available now (:func:`~spherecode.cost.available_memory`), capped by the
 process's address-space limit (``ulimit -v``). :func:`training_bytes` estimates a training step
 of a model without allocating it: the model is built and run on PyTorch's ``meta`` device, which
 computes shapes only.
@@ -22,15 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .cost import available_memory, format_bytes
 from .errors import SpherecodeError
-
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes in decimal units, three significant digits (``'1.5 GB'``)."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{int(n)} B"
 
 
 def memory_limit(device: Any = None) -> int:
@@ -40,8 +33,6 @@ def memory_limit(device: Any = None) -> int:
         import torch
 
         return int(torch.cuda.mem_get_info(device)[0])
-    from .constructions.base import available_memory
-
     have = available_memory()
     try:
         import resource
@@ -96,4 +87,4 @@ def training_bytes(build_model: Callable[[], Any], batch: int, image_size: int, 
     return int(params * (2 + optimizer_states) + activation_scale * sum(sizes))
 
 
-__all__ = ["check_memory", "format_bytes", "memory_limit", "training_bytes"]
+__all__ = ["check_memory", "memory_limit", "training_bytes"]

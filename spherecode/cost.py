@@ -57,12 +57,15 @@ def format_seconds(seconds: float) -> str:
 
 
 def format_bytes(size: float) -> str:
-    """A size in GB (or MB below one GB).
+    """A size in decimal units, three significant digits.
 
-    >>> format_bytes(3e9), format_bytes(2e6)
-    ('3 GB', '2 MB')
+    >>> format_bytes(3e9), format_bytes(2e6), format_bytes(1.92e14)
+    ('3 GB', '2 MB', '192 TB')
     """
-    return f"{size / 1e9:.3g} GB" if size >= 1e9 else f"{size / 1e6:.3g} MB"
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{int(size)} B"
 
 
 def pair_scan_seconds(n: int, dim: int) -> float:

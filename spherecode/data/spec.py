@@ -35,7 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import MAX_SEED, SpherecodeError
-from ..budget import check_memory, format_bytes
+from ..budget import check_memory
+from ..cost import format_bytes
 from .dataset import ImageDataset
 
 SPEC_HELP = ("cifar100:PATH, imagenet:PATH, folder:PATH[,size=32,norm=auto], digits, mnist, "

@@ -48,7 +48,8 @@ def check_codebook_file(path: str | Path, classes: int | None) -> None:
 def check_generated(method: str, dim: int, params: dict[str, Any], classes: int | None) -> None:
     """A generated codebook: its construction's parameters (those it has) and, with N known, its memory."""
     from ..constructions import get_construction
-    from ..constructions.base import available_memory, check_memory
+    from ..constructions.base import check_memory
+    from ..cost import available_memory
 
     construction = get_construction(method)
     own = {k: v for k, v in params.items() if k in construction.parameters()}
