@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 #: Epochs per dataset (digits: 10 steps per epoch; mnist: 29).
-EPOCHS = {"digits": 15, "mnist": 6}
+EPOCHS = {"digits": 15, "mnist": 12}
 
 
 def run_one(job: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,9 @@ from .errors import SpherecodeError
 
 #: Floating-point operations per second assumed by the estimates (one core of a busy machine).
 FLOPS = 5e9
+#: The rate of dense float32 matrix products (torch's BLAS), which is most of a search step's work:
+#: about half of the 6e10 per second measured on one core of a shared 2-core x86_64.
+MATMUL_FLOPS = 3e10
 #: Work estimated to take longer than this is refused (seconds).
 MAX_SECONDS = 120.0
 #: Work estimated to take longer than this shows a progress bar (seconds).
@@ -97,5 +100,5 @@ def check_cost(what: str, *, seconds: float = 0.0, memory: float = 0.0, option: 
                               f"{format_bytes(have)} is available{tail}.")
 
 
-__all__ = ["FLOPS", "MAX_SECONDS", "PROGRESS_SECONDS", "QUICK_SECONDS", "available_memory", "check_cost", "format_bytes",
+__all__ = ["FLOPS", "MATMUL_FLOPS", "MAX_SECONDS", "PROGRESS_SECONDS", "QUICK_SECONDS", "available_memory", "check_cost", "format_bytes",
            "format_seconds", "pair_scan_seconds"]

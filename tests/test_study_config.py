@@ -95,3 +95,40 @@ def test_a_dynamic_study_run_trains_with_the_trainers_dynamic_relabelling(tmp_pa
     folder = tmp_path / "s" / "runs" / "orthoplex-d4__dynamic__seed0"
     assert Codebook.load(folder / "codebook.npz").permutation is None  # the identity start
     assert 'relabelling = "dynamic"' in (folder / "config.toml").read_text()
+
+
+def test_a_codebook_table_can_carry_its_own_seeds_and_repeat_a_codebook(tmp_path):
+    data = blocks(tmp_path, seeds=[2, 3])
+    data["codebooks"].append({"method": "random", "dim": 6, "labellings": ["semantic"], "seeds": [0]})
+    cfg = study_from_dict(data)
+    runs = plan_study(cfg, classes=8).runs
+    got = {(r.codebook.name if r.codebook else "linear", r.labelling, r.seed) for r in runs}
+    assert {(n, lab, s) for n, lab, s in got if n == "random-d6"} == {
+        ("random-d6", "identity", 2), ("random-d6", "identity", 3), ("random-d6", "semantic", 0)}
+    assert {s for n, _, s in got if n == "linear"} == set() and cfg.all_seeds == [0, 1, 2, 3]
+    assert [r.seed for r in runs] == sorted((r.seed for r in runs), key=cfg.all_seeds.index)  # seed by seed
+    data["study"]["heads"] = ["prototype", "linear"]  # the baseline runs the study's seeds only
+    assert sorted(r.seed for r in plan_study(study_from_dict(data), classes=8).runs if r.head == "linear") == [0, 1]
+    data["codebooks"][-1]["seeds"] = [2]  # now two tables give random-d6, identity, seed 2
+    data["codebooks"][-1]["labellings"] = ["identity"]
+    with pytest.raises(SpherecodeError, match="Run random-d6__identity__seed2 is listed twice"):
+        plan_study(study_from_dict(data), classes=8)
+    data["codebooks"][-1]["params"] = {"steps": 5}  # another codebook under the same name
+    data["codebooks"][-1]["method"] = "lse"
+    data["codebooks"][-1]["name"] = "random-d6"
+    with pytest.raises(SpherecodeError, match="repeated for different codebooks: random-d6"):
+        study_from_dict(data)
+    for bad in ([], "3", [-1]):
+        with pytest.raises(SpherecodeError, match=r"codebooks\[1\]\.seeds"):
+            study_from_dict(blocks(tmp_path, seeds=bad))
+
+
+def test_glyphs_follow_up_completes_the_grid_without_repeating_a_run():
+    first = plan_study(load_study(STUDIES / "cpu_glyphs.toml"), classes=100).runs
+    more_cfg = load_study(STUDIES / "cpu_glyphs_more.toml")
+    more = plan_study(more_cfg, classes=100).runs
+    assert more_cfg.train == load_study(STUDIES / "cpu_glyphs.toml").train  # one recipe: the rows pool
+    assert not {r.name for r in first} & {r.name for r in more}
+    d10 = {(r.codebook.name, r.labelling, r.seed) for r in first + more if r.codebook and r.codebook.dim == 10}
+    six = {"identity", "random", "semantic", "assignment", "dynamic", "learned"}
+    assert {lab for _, lab, s in d10 if s < 3} == six and len(more) == 59

@@ -197,3 +197,22 @@ def test_study_help_renders(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 0 and "usage: spherecode study" in capsys.readouterr().out
+
+
+def test_a_study_and_its_follow_up_pool_into_one_report(tmp_path, capsys):
+    rows = planted()
+    for r in rows:
+        r.update(data="synthetic:classes=8", epochs=4)
+    early = [r for r in rows if r["seed"] < 3]
+    late = [r for r in rows if r["seed"] >= 3]
+    a, b = write_csv(early, tmp_path / "a.csv"), write_csv(late, tmp_path / "b.csv")
+    assert report([a, b]).to_json() == report(rows).to_json()  # pooled = one study with every seed
+    assert main(["study", "report", str(a), str(b), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(report(rows).to_json())
+    with pytest.raises(SpherecodeError, match="two results for"):
+        report([a, a])
+    other = write_csv([{**r, "data": "glyphs"} for r in late], tmp_path / "c.csv")
+    with pytest.raises(SpherecodeError, match="mix data 'glyphs' and 'synthetic:classes=8'"):
+        report([a, other])
+    assert main(["study", "report", str(a), str(other)]) == 2
+    assert "mix data" in capsys.readouterr().err

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "identity, each codebook minus the worst-separated one of its dimension, prototype minus "
                     "linear head; Spearman's rho of s_max with accuracy within one dimension (bootstrap interval, "
                     "fixed seed). '*' marks an interval that excludes 0.")
-    r.add_argument("path", help="results CSV written by `spherecode study` (STUDY_OUT/results.csv)")
+    r.add_argument("path", nargs="+", help="results CSV written by `spherecode study` (STUDY_OUT/results.csv); "
+                   "several: a study and its follow-ups on the same data and recipe, pooled")
     r.add_argument("--metric", default="best_top1", help="best_top1 (default), final_top1, best_top5 or final_top5")
     r.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     r.add_argument("--json", action="store_true", help="print the report as JSON instead of text")

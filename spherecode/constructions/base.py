@@ -157,7 +157,7 @@ class Effort:
         """lse's steps at (N, d) with R restarts on the dense path.
 
         >>> EFFORT_BUDGETS["default"].lse_dense_steps(100, 10, 8), EFFORT_BUDGETS["default"].lse_dense_steps(1000, 512, 1)
-        (1000, 507)
+        (1000, 600)
         """
         return int(max(MIN_LSE_STEPS, min(self.lse_steps, self.lse_work // (restarts * n * n * dim))))
 
@@ -183,7 +183,7 @@ EFFORT_BUDGETS: dict[str, Effort] = {
     e.name: e for e in (
         Effort("fast", lse_steps=80, lse_work=2e10, sparse_steps=50, t_start=10.0, sharpen_steps=0,
                polish_programs=6, polish_rows=1_000, mettes_steps=120, rounds=2, start_work=0.0),
-        Effort("default", lse_steps=1000, lse_work=2.6e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
+        Effort("default", lse_steps=1000, lse_work=3.072e11, sparse_steps=200, t_start=10.0, sharpen_steps=0,
                polish_programs=200, polish_rows=15_000, mettes_steps=1000, rounds=6, start_work=0.0),
         Effort("best", lse_steps=12_000, lse_work=math.inf, sparse_steps=1000, t_start=20.0, sharpen_steps=1000,
                polish_programs=500, polish_rows=30_000, mettes_steps=10_000, rounds=12, start_work=6.4e12),
@@ -298,9 +298,11 @@ def build_vectors(construction: Construction, n: int, dim: int, *, seed: int = 0
     checked = construction.checked_params(params)
     check_memory(construction, n, dim, checked)
     if isinstance(params.get("steps"), int) and params["steps"] > 0:  # a search length the user chose: estimate it
-        from ..cost import FLOPS, check_cost
+        from ..cost import MATMUL_FLOPS, check_cost
 
-        per_step = 6.0 * n * min(n, 4096) * dim / FLOPS  # forward and backward over the (candidate) Gram matrix
+        restarts = params.get("restarts") or 1
+        # the Gram matrix (2 N M d) and the gradient (2 N M d) over M = N (candidate) columns, per restart
+        per_step = 4.0 * restarts * n * min(n, 4096) * dim / MATMUL_FLOPS
         check_cost(f"{params['steps']} steps of '{construction.name}' at N={n}, d={dim}", seconds=params["steps"] * per_step,
                    option="steps", hint="use fewer steps")
     extra = {"effort": budget} if construction.effort else {}

@@ -99,7 +99,7 @@ def default_schedule(n: int, dim: int, dense_limit: int = DENSE_LIMIT, effort: s
 
     Dense path (N <= ``dense_limit``): every step sees every pair, so a hot, fast start spreads the
     points (``lr_start`` 0.05); the effort's step budget (:meth:`~.base.Effort.lse_dense_steps`: 1000 at
-    the default effort, fewer where one step is costly: 507 at N = 1000, d = 512) and first temperature.
+    the default effort, fewer where one step is costly: 600 at N = 1000, d = 512) and first temperature.
     Above it (neighbour lists): the effort's ``sparse_steps`` (200 by default), a full rescan every 5
     steps and ``lr_start = min(0.05, 0.15 / sqrt(d))``. Each neighbour-list step sees candidate pairs
     only, and candidates go stale as the points move: rescanning every 5 steps instead of 10 and moving

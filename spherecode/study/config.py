@@ -34,8 +34,10 @@ class-mean embeddings of a short warm-up run, ``assignment_warmup`` epochs, to t
 ``learned`` (a Sinkhorn relaxation trained with the network) and ``dynamic`` (the trainer's
 dynamic label-to-prototype assignment, Ebrahimi et al. 2024, its options in ``[train.model]``).
 
-A ``[[codebooks]]`` table may carry its own ``labellings``: those codebooks get these instead of
-``study.labellings`` (e.g. every labelling at two dimensions, identity and semantic elsewhere).
+A ``[[codebooks]]`` table may carry its own ``labellings`` and ``seeds``: those codebooks get these
+instead of ``study.labellings`` and ``study.seeds`` (e.g. every labelling at two dimensions, identity and
+semantic elsewhere; more seeds where an effect's interval is still wide). The linear baseline runs
+the study's seeds.
 
 Examples:
     >>> cfg = study_from_dict({"study": {"name": "s", "out": "runs/s", "seeds": [0, 1]},
@@ -88,6 +90,8 @@ class CodebookSpec:
     file: str | None = None
     #: This codebook's labellings (``None``: the study's ``labellings``).
     labellings: tuple[str, ...] | None = None
+    #: This codebook's seeds (``None``: the study's ``seeds``).
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -130,10 +134,13 @@ class StudyConfig:
             raise SpherecodeError("Config key 'study.seeds' is empty; give at least one seed, e.g. [0, 1, 2].")
         if "prototype" in self.heads and not self.codebooks:
             raise SpherecodeError("The prototype head needs codebooks: add [[codebooks]] tables (method and dim, or file).")
-        names = [c.name for c in self.codebooks]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        made: dict[str, tuple[Any, ...]] = {}  # a name may recur only for the same codebook (other labellings or seeds)
+        dup = sorted({c.name for c in self.codebooks
+                      if made.setdefault(c.name, (c.method, c.dim, c.seed, c.params, c.file)) != (c.method, c.dim, c.seed,
+                                                                                               c.params, c.file)})
         if dup:
-            raise SpherecodeError(f"Codebook names must be unique; repeated: {', '.join(dup)} (set 'name' in [[codebooks]]).")
+            raise SpherecodeError(f"Codebook names must be unique; repeated for different codebooks: {', '.join(dup)} "
+                                  "(set 'name' in [[codebooks]]).")
         if self.hierarchy is not None and self.similarity is not None:
             raise SpherecodeError("Give either study.hierarchy or study.similarity, not both.")
         if "semantic" in self.all_labellings and self.hierarchy is None and self.similarity is None:
@@ -166,6 +173,15 @@ class StudyConfig:
         """The labellings the runs of codebook ``spec`` use."""
         return list(spec.labellings) if spec.labellings is not None else list(self.labellings)
 
+    def seeds_of(self, spec: CodebookSpec) -> list[int]:
+        """The seeds the runs of codebook ``spec`` use."""
+        return list(spec.seeds) if spec.seeds is not None else list(self.seeds)
+
+    @property
+    def all_seeds(self) -> list[int]:
+        """Every seed some run of the study uses (the study's, then the codebooks' own)."""
+        return list(dict.fromkeys([*self.seeds, *(s for c in self.codebooks for s in self.seeds_of(c))]))
+
     @property
     def all_labellings(self) -> list[str]:
         """Every labelling some run of the study uses (study order, then the codebooks')."""
@@ -182,7 +198,7 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
     if not isinstance(entries, list):
         raise SpherecodeError("Config key 'codebooks' must be an array of tables ([[codebooks]]).")
     specs: list[CodebookSpec] = []
-    known = {"method", "methods", "dim", "dims", "seed", "params", "file", "name", "labellings"}
+    known = {"method", "methods", "dim", "dims", "seed", "seeds", "params", "file", "name", "labellings"}
     for i, entry in enumerate(entries):
         where = f"codebooks[{i}]"
         if not isinstance(entry, dict):
@@ -199,11 +215,16 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
             if not isinstance(labellings, list) or not all(isinstance(v, str) for v in labellings):
                 raise SpherecodeError(f"Config key '{where}.labellings' must be a list, e.g. [\"identity\", \"semantic\"].")
             labellings = tuple(labellings)
+        seeds = entry.get("seeds")
+        if seeds is not None:
+            if not isinstance(seeds, list) or not seeds:
+                raise SpherecodeError(f"Config key '{where}.seeds' must be a non-empty list of seeds, e.g. [3, 4].")
+            seeds = tuple(dict.fromkeys(check_seed(f"{where}.seeds", s) for s in seeds))
         if "file" in entry:
             if set(entry) & {"method", "methods", "dim", "dims"}:
                 raise SpherecodeError(f"Config key '{where}': give either 'file' or method and dim, not both.")
             name = str(entry.get("name") or Path(str(entry["file"])).stem)
-            specs.append(CodebookSpec(name=name, file=str(entry["file"]), labellings=labellings))
+            specs.append(CodebookSpec(name=name, file=str(entry["file"]), labellings=labellings, seeds=seeds))
             continue
         methods = _listed(entry, "method", "methods", where)
         dims = [check_int(f"{where}.dims", d, minimum=1) for d in _listed(entry, "dim", "dims", where)]
@@ -215,7 +236,7 @@ def _codebook_specs(entries: Any) -> list[CodebookSpec]:
             for dim in dims:
                 name = str(entry.get("name") or f"{method}-d{dim}" + (f"-s{seed}" if seed else ""))
                 specs.append(CodebookSpec(name=name, method=str(method), dim=dim, seed=seed, params=dict(params),
-                                          labellings=labellings))
+                                          labellings=labellings, seeds=seeds))
     return specs
 
 

@@ -1,7 +1,7 @@
 r"""The runs of a study: the sweep expanded in a fixed order, and disjoint shards of it.
 
-Every prototype run is one (codebook, labelling, seed) (a codebook's own ``labellings`` replace
-the study's); the linear baseline has one run per seed
+Every prototype run is one (codebook, labelling, seed) (a codebook's own ``labellings`` and
+``seeds`` replace the study's); the linear baseline has one run per study seed
 (it uses no codebook). Runs are listed seed by seed (within a seed: codebook, then labelling,
 then the linear run), so a study stopped early has every cell with fewer seeds, and the order
 (and so every shard) depends on the config alone. Codebooks that a
@@ -101,12 +101,19 @@ def plan_study(config: StudyConfig, classes: int | None = None) -> Plan:
                 specs.append(spec)
             else:
                 skipped.append((spec.name, problem))
-    for seed in config.seeds:
+    for seed in config.all_seeds:
         for spec in specs:
+            if seed not in config.seeds_of(spec):
+                continue
             for labelling in config.labellings_of(spec):
                 name = f"{spec.name}__{labelling}__seed{seed}"
                 runs.append(Run(name, "prototype", seed, root / name, spec, labelling))
-        if "linear" in config.heads:
+        if "linear" in config.heads and seed in config.seeds:
             name = f"linear__seed{seed}"
             runs.append(Run(name, "linear", seed, root / name))
+    names = [r.name for r in runs]
+    twice = sorted({x for x in names if names.count(x) > 1})
+    if twice:
+        raise SpherecodeError(f"Run {twice[0]} is listed twice: two [[codebooks]] tables give codebook, labelling and "
+                              "seed alike; give each table other labellings or seeds.")
     return Plan(runs, skipped, n)

@@ -29,7 +29,7 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,24 +189,36 @@ def _key(r: dict[str, Any]) -> tuple[str, str | None, str | None]:
     return head, r.get("codebook"), r.get("labelling")
 
 
-def report(rows: Iterable[dict[str, Any]] | str | Path, metric: str = "best_top1", level: float = 0.95) -> StudyReport:
+def report(rows: Iterable[dict[str, Any]] | str | Path | Sequence[str | Path], metric: str = "best_top1",
+           level: float = 0.95) -> StudyReport:
     """Cells, paired effects and rank correlations of a study (see the module docstring).
 
     Args:
-        rows: the results rows (``run_study(...).rows``, :func:`~spherecode.study.read_csv`) or the
-            path of a ``results.csv``.
+        rows: the results rows (``run_study(...).rows``, :func:`~spherecode.study.read_csv`), the
+            path of a ``results.csv``, or several paths (a study and its follow-ups: more seeds or
+            labellings on the same data and recipe; their rows are pooled).
         metric: one of :data:`METRICS`.
         level: the confidence level of every interval.
 
     Raises:
-        SpherecodeError: an unknown metric, a bad level, no rows, or two rows of one cell with the
-            same seed.
+        SpherecodeError: an unknown metric, a bad level, no rows, rows of different data or epochs,
+            or two rows of one cell with the same seed.
     """
     from .results import read_csv
 
     check_choice("metric", metric, METRICS)
     level = check_level(level)
-    data = read_csv(rows) if isinstance(rows, (str, Path)) else list(rows)
+    if isinstance(rows, (str, Path)):
+        data = read_csv(rows)
+    elif isinstance(rows, (list, tuple)) and rows and all(isinstance(r, (str, Path)) for r in rows):
+        data = [row for path in rows for row in read_csv(path)]
+    else:
+        data = list(rows)
+    for column in ("data", "epochs"):  # pooled runs must share the recipe's data and length
+        values = sorted({str(r.get(column)) for r in data if r.get(column) is not None})
+        if len(values) > 1:
+            raise SpherecodeError(f"Argument 'rows': the results mix {column} {' and '.join(map(repr, values))}; "
+                                  "a report pools runs of one dataset and recipe only.")
     notes: list[str] = []
     seeds_of: dict[tuple[str, str | None, str | None], dict[int, float]] = {}
     info: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
