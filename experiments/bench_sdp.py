@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     dims = [int(x) for x in args.dims.split(",")]
     degrees = [int(x) for x in args.degrees.split(",")]
-    import cvxpy  # noqa: F401  imported up front: the times are the computations'
+    import clarabel  # noqa: F401  imported up front: the times are the computations'
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; CPU seconds (process time); s = {args.s}")
