@@ -28,7 +28,7 @@ Vallentin use monomials, any basis gives the same bound). Every code satisfies (
     S_k(1,1,1) + 3 \sum_u x(u) S_k(u,u,1) + \sum y(u,v,t) S_k(u,v,t) \succeq 0, \qquad
     \begin{pmatrix} 1 & \sum x \\ \sum x & \sum x + \sum y \end{pmatrix} \succeq 0 .
 
-Weak duality turns any :math:`a_k \ge 0` (k = 1..2D), :math:`F_k \succeq 0` (k = 0..D) and
+Weak duality turns any :math:`a_k \ge 0` (k = 1..L), :math:`F_k \succeq 0` (k = 0..D) and
 :math:`B \succeq 0` (2 x 2) into the bound
 
 .. math::
@@ -39,14 +39,19 @@ Weak duality turns any :math:`a_k \ge 0` (k = 1..2D), :math:`F_k \succeq 0` (k =
           + 3\sum_k \langle F_k, S_k(u,u,1)\rangle\Big)^+, \qquad
     M_2 = \max_{\Delta_s} \Big(B_{22} + \sum_k \langle F_k, S_k(u,v,t)\rangle\Big)^+ .
 
-The SDP (:func:`sdp_bound`) minimises the objective with both maxima constrained to 0 on samples of
-[-1, s] and :math:`\Delta_s` (cutting planes add the worst points of finer samples), solved by
-cvxpy with Clarabel. The solution is then **checked**, not trusted: :math:`a_k` are clipped to
+The linear part has degree L = max(2D, the spherical LP's default degree) (:func:`linear_degree`): the
+LP's constraint holds for every k, and with F = 0, B = 0 the LP's polynomial is feasible, so the SDP is
+never weaker than the LP. The SDP (:func:`sdp_bound`) minimises the objective with both maxima
+constrained to 0 on samples of [-1, s] and :math:`\Delta_s`, solved by Clarabel (called directly), in
+cutting-plane rounds run as an active-set method: each round drops the triple sample points whose
+constraint is slack by a wide margin (dual ~0) and adds the worst points and the local maxima of the
+violation on a fine check sample, and the maxima polished from them, until what the check would
+charge is negligible. The solution is then **checked**, not trusted: :math:`a_k` are clipped to
 :math:`\ge 0`, each :math:`F_k` and B are replaced by :math:`W W^T` from their eigenvectors with
 negative eigenvalues dropped (positive semidefinite by construction), the objective is recomputed,
-:math:`M_1` is found from the critical points of the degree-2D polynomial (Chebyshev interpolation,
+:math:`M_1` is found from the critical points of the degree-max(L, 2D) polynomial (Chebyshev interpolation,
 as for the LP bound) and :math:`M_2` by a dense sample of :math:`\Delta_s` polished by local
-maximisation; a rounding slack is added to both. The bound is the smaller root :math:`N_1` of the
+maximisation from its largest local maxima; a rounding slack is added to both. The bound is the smaller root :math:`N_1` of the
 quadratic above; it holds whenever the larger root exceeds :math:`\lfloor N_1 \rfloor + 1` (a code
 with more points contains one with :math:`\lfloor N_1\rfloor + 1`). :math:`M_1` is certified like
 the LP bound's maximum; :math:`M_2` relies on the sample (a narrow positive peak between sample
@@ -60,7 +65,7 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,7 +76,10 @@ from ..errors import SpherecodeError, check_int
 from .levenshtein import _check_cosine, gegenbauer_all
 from .spherical_lp import illinois_root
 
-#: The default degree D (the matrices F_k have size D - k + 1): 2-15 CPU seconds per solve for d <= 8.
+#: The default degree D by dimension (the matrices F_k have size D - k + 1): the smallest that proves the
+#: kissing numbers' bounds below 13, 25 and 46 in d = 3, 4, 5 (12.585 at D = 6, 24.554 and 45.944 at D = 7);
+#: DEFAULT_DEGREE elsewhere.
+DEFAULT_DEGREES = {3: 6, 4: 7, 5: 7}
 DEFAULT_DEGREE = 6
 #: Largest degree accepted (the program grows as D^3).
 MAX_DEGREE = 20
@@ -106,6 +114,8 @@ CHECK_STARTS = 24
 #: Clarabel's stopping tolerances (its defaults, 1e-8, it cannot reach from degree 8 on): the solution is
 #: checked afterwards, so the solver's accuracy affects how tight the bound is, never whether it holds.
 SOLVER_TOLERANCES = {"tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-7, "max_iter": 300}
+#: A search's solve stops once a round's checked bound is below (1 - EARLY_MARGIN) N (see :func:`_solve`).
+EARLY_MARGIN = 2e-3
 #: The s-search steps over at most this many consecutive failed checks while bracketing.
 MAX_SKIPS = 2
 #: Relative rounding slack added to the certified maxima (|T_i|, |Q_k| <= 1 on the domains).
@@ -363,8 +373,13 @@ def linear_degree(dim: int, s: float, degree: int) -> int:
     return max(2 * degree, default_degree(dim, s))
 
 
-def _check_degree(degree: int | None) -> int:
-    return DEFAULT_DEGREE if degree is None else check_int("degree", degree, minimum=1, maximum=MAX_DEGREE)
+def default_degree(dim: int) -> int:
+    """The SDP's default degree in dimension d (:data:`DEFAULT_DEGREES`, else :data:`DEFAULT_DEGREE`)."""
+    return DEFAULT_DEGREES.get(dim, DEFAULT_DEGREE)
+
+
+def _check_degree(degree: int | None, dim: int) -> int:
+    return default_degree(dim) if degree is None else check_int("degree", degree, minimum=1, maximum=MAX_DEGREE)
 
 
 def _failed(dim: int, s: float, degree: int, status: str, reason: str, sdp_value: float | None = None) -> SDPBoundResult:
@@ -378,20 +393,20 @@ def sdp_bound(dim: int, s: float, degree: int | None = None) -> SDPBoundResult:
     Args:
         dim: dimension d >= 3.
         s: the maximal cosine, in [-1, 1).
-        degree: D, the largest k of the matrices :math:`F_k` (default :data:`DEFAULT_DEGREE`); the
-            linear part uses :math:`P_1..P_{2D}`.
+        degree: D, the largest k of the matrices :math:`F_k` (default :func:`default_degree`); the
+            linear part uses :math:`P_1..P_L`, L = :func:`linear_degree` (at least the LP's default degree).
 
     Returns an :class:`SDPBoundResult`; its ``value`` is ``None`` (with the ``reason``) when the solver
     does not report an optimal solution or the check does not support a bound.
 
     Examples:
-        >>> r = sdp_bound(3, 0.5, 4)     # degree 4 is about the LP's 13.2; degree 6 gives 12.59
-        >>> r.status, 12 <= r.value < 13.2  # the kissing number of R^3 is 12
+        >>> r = sdp_bound(3, 0.5, 4)     # degree 4: 13.148, just below the LP's 13.158; degree 6 gives 12.585
+        >>> r.status, 12 <= r.value < 13.16  # the kissing number of R^3 is 12
         ('optimal', True)
     """
     dim = check_int("dim", dim, minimum=3)
     s = _check_cosine(s)
-    degree = _check_degree(degree)
+    degree = _check_degree(degree, dim)
     return _solve(dim, s, degree)[0]
 
 
@@ -497,9 +512,11 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None,
     """Solve by cutting planes from the base sample plus ``cuts`` (rows u, v, t in Delta_s, e.g. the cuts of a
     nearby s); return the checked result and the triple sample points in use at the end (the active set).
 
-    With ``target``, stop as soon as the sampled SDP's optimum reaches it: the optimum only grows with
-    more cuts and the checked bound is at least the full program's optimum, so no bound below the target
-    can come out (the result has ``value`` None and that ``sdp_value``)."""
+    With ``target`` (a search asking "is the bound below N?"), stop as soon as the answer is known: when the
+    sampled SDP's optimum reaches it (the optimum only grows with more cuts and the checked bound is at
+    least the full program's optimum, so no bound below the target can come out: the result has ``value``
+    None and that ``sdp_value``), or when a round's solution, checked, already gives a bound below
+    ``(1 - EARLY_MARGIN) target`` (a valid bound, though not the converged one)."""
     lp_degree = linear_degree(dim, s, degree)
     program = _Program(dim, degree, lp_degree)
     pu = _pair_grid(s, PAIR_POINTS)  # the pair constraint's sample of [-1, s]
@@ -532,16 +549,21 @@ def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None,
         m1 = max(0.0, float(_pair_value(ac, B, fc, dim, pair_peaks).max())) if len(pair_peaks) else 0.0
         n_est = max(sdp_value, 2.0)
 
-        def charge(m2: float) -> float:  # what the check would add to the bound
+        def charge(m2: float, m1: float = m1, n_est: float = n_est) -> float:  # what the check would add
             return m1 * (n_est - 1) + max(m2, 0.0) * (n_est - 1) * (n_est - 2)
 
-        def triple(*p: np.ndarray) -> np.ndarray:
+        def triple(*p: np.ndarray, factors: list[np.ndarray] = factors, b22: float = b22) -> np.ndarray:
             return _triple_value(factors, b22, dim, *p)
 
         def at(idx: np.ndarray) -> np.ndarray:
             return np.stack([cu[idx], cv[idx], ct[idx]], axis=1)
 
         peaks = np.empty((0, 3))
+        if (target is not None and status == "optimal"
+                and sdp_value + charge(float(viol.max())) < (1.0 - EARLY_MARGIN) * target):
+            early = _certify(dim, s, degree, a, B, F, sdp_value, "optimal", (cu, cv, ct), neighbours)
+            if early.value is not None and early.value < target:  # proven below the target: enough for a search
+                return early, np.stack([tu, tv, tt], axis=1)
         if charge(float(viol.max())) <= STOP_TOL * n_est:  # the sample says done: polish as the check will
             polished, found = _polish_triple(triple, s, at(_local_maxima(viol, neighbours)[:CHECK_STARTS]))
             if charge(polished) <= STOP_TOL * n_est:
@@ -624,7 +646,7 @@ def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: l
     return SDPBoundResult(dim, s, degree, float(value), sdp_value, float(objective), m1, m2, status)
 
 
-def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-3,
+def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-4,
                     start: float | None = None, progress: bool = False) -> tuple[float | None, str | None]:
     r"""The largest s (to ``tol``) at which the checked SDP bound is below N: every N-point code in
     :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value. Returns ``(value, None)``, or
@@ -635,10 +657,12 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     Illinois method on :math:`\log(\text{bound}/N)`, bisecting where it stalls. Only points where the
     checked bound is below N are returned; a solve that fails its check proves nothing, so the
     bracketing steps over up to :data:`MAX_SKIPS` of them (a bound proven at a larger s holds for
-    every smaller s), and inside the bracket it counts as "not below N". ``progress`` prints one line per solve on stderr.
+    every smaller s), and inside the bracket it counts as "not below N". Each solve stops as soon as it
+    answers "below N?" (see :func:`_solve`'s ``target``), so the values it interpolates on are approximate
+    away from the crossing. ``progress`` prints one line per solve (with its CPU seconds) on stderr.
 
     Examples:
-        Minutes of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
+        Half a minute of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
 
         >>> value, _ = sdp_lower_bound(13, 3)  # doctest: +SKIP
         >>> value > 0.5  # doctest: +SKIP
@@ -646,7 +670,7 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     """
     n = check_int("n", n, minimum=2)
     dim = check_int("dim", dim, minimum=3)
-    degree = _check_degree(degree)
+    degree = _check_degree(degree, dim)
     tol = float(tol)
     if not 0 < tol < 1:
         raise SpherecodeError(f"Argument 'tol' must lie in (0, 1), not {tol}.")
@@ -665,15 +689,20 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
 
     def gap(s: float) -> float:  # < 0: the checked bound proves fewer than N points fit at cosine s
         nonlocal cuts
-        result, used = _solve(dim, s, degree, cuts)  # the cuts found so far start the next solve
+        clock = time.process_time()
+        result, used = _solve(dim, s, degree, cuts, target=n)  # the cuts found so far start the next solve
+        clock = time.process_time() - clock
         cuts = used if len(used) else cuts  # ``used`` holds the cuts passed in that still apply, plus the new ones
         first.append(result)
         if progress:
             shown = "n/a" if result.value is None else f"{result.value:.4f}"
             print(f"spherical SDP (d = {dim}, degree {degree}): solve {len(first)} at s = {s:.6f}: bound {shown}"
-                  f" ({'below' if result.value is not None and result.value < n else 'not below'} N = {n})",
+                  f" ({'below' if result.value is not None and result.value < n else 'not below'} N = {n};"
+                  f" {clock:.1f} CPU s)",
                   file=sys.stderr, flush=True)
-        return math.inf if result.value is None else math.log(result.value) - math.log(n)
+        if result.value is None:  # failed: "not below N", with the SDP's optimum as the estimate when it has one
+            return math.inf if result.sdp_value is None or result.sdp_value < n else math.log(result.sdp_value / n)
+        return math.log(result.value) - math.log(n)
 
     g_lo = gap(lo)
     if g_lo >= 0:
