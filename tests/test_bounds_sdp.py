@@ -11,7 +11,7 @@ import pytest
 
 from spherecode.bounds import bounds_report, spherical_lp_bound
 from spherecode.bounds.levenshtein import gegenbauer_all
-from spherecode.bounds.sdp import _homogeneous_gegenbauer, sdp_bound, sdp_lower_bound, three_point_matrices
+from spherecode.bounds.sdp import MARGIN, _homogeneous_gegenbauer, sdp_bound, sdp_lower_bound, three_point_matrices
 from spherecode.errors import SpherecodeError
 
 
@@ -68,6 +68,18 @@ def test_low_degree_bound_is_sound_and_checked():
     assert res.value <= spherical_lp_bound(3, 0.5, 8).value + 0.05
 
 
+@pytest.mark.parametrize("dim", [3, 4, 5])
+def test_never_weaker_than_the_lp(dim):
+    # the linear part has the LP's default degree (not only 2D), so even at degree 4 the checked SDP
+    # bound is at most the LP bound plus what the check charges for the sampled constraints
+    res = sdp_bound(dim, 0.5, 4)
+    n = res.value
+    charged = res.pair_excess * (n - 1) + res.triple_excess * (n - 1) * (n - 2)
+    assert res.status == "optimal" and res.reason is None
+    # plus the sampled constraints' margin (1e-6 on each of ~(N-1)^2 units of dual mass) and the solver's gap
+    assert n <= spherical_lp_bound(dim, 0.5).value + charged + MARGIN * (n - 1) ** 2 + 1e-5 * n
+
+
 def test_the_24_cell_fits_under_the_bound():
     assert sdp_bound(4, 0.5, 4).value >= 24
 
@@ -104,27 +116,39 @@ SEARCH = pytest.mark.skipif(not os.environ.get("SPHERECODE_SDP_SEARCH"),
                             reason="minutes of CPU: set SPHERECODE_SDP_SEARCH=1 to run the SDP s-searches")
 
 
-# The published values: Bachoc & Vallentin (2008) improve the LP bounds 13.158 (d = 3) and 25.558 (d = 4)
-# below 13 and 25 (12.42 and 24.56 at their degree; Mittelmann & Vallentin 2010, Table 1, reach 12.37 and
-# 44.998 in d = 5 at high degree). The checked solves below cost 8 s (d = 3) and 20 s (d = 4) of CPU.
+# The published values: Bachoc & Vallentin (2008) improve the LP bounds 13.158 (d = 3), 25.558 (d = 4) and
+# 46.338 (d = 5) below 13, 25 and 46 (12.42 and 24.56 at their degree; Mittelmann & Vallentin 2010, Table 1,
+# reach 12.37 and 44.998 in d = 5 at high degree). The checked solves below cost about 6 s (d = 3),
+# 14 s (d = 4) and 20 s (d = 5) of CPU, at the default degrees (6, 7, 7).
 @pytest.mark.slow
-@pytest.mark.parametrize("dim, degree, kissing, below", [(3, 6, 12, 13), pytest.param(4, 8, 24, 25, marks=SEARCH)])
-def test_kissing_bounds_beat_the_lp(dim, degree, kissing, below):
-    res = sdp_bound(dim, 0.5, degree)
+@pytest.mark.parametrize("dim, kissing, below", [(3, 12, 13), pytest.param(4, 24, 25, marks=SEARCH),
+                                                 pytest.param(5, 40, 46, marks=SEARCH)])
+def test_kissing_bounds_beat_the_lp(dim, kissing, below):
+    res = sdp_bound(dim, 0.5)
     assert kissing <= res.value < below
+    assert res.triple_excess < 1e-5  # the cutting planes leave (almost) nothing to charge
     assert spherical_lp_bound(dim, 0.5).value > below
 
 
 @pytest.mark.slow
 @SEARCH
 def test_cli_25_points_in_four_dimensions(cli):
-    code, out, err = cli("bounds", "-n", "25", "-d", "4", "--sdp", "--sdp-degree", "8", "--no-build")
+    code, out, err = cli("bounds", "-n", "25", "-d", "4", "--sdp", "--no-build")
     assert code == 0, err
     row = next(line for line in out.splitlines() if line.startswith("spherical SDP (lower)"))
     value = float(row.split()[3])
     assert value > 0.5  # the LP's value is below 1/2: it cannot exclude 25 points at 60 degrees
     lower = float(next(line for line in out.splitlines() if line.startswith("interval")).split("[")[1].split(",")[0])
     assert lower >= value
+
+
+@pytest.mark.slow
+@SEARCH
+def test_cli_46_points_in_five_dimensions(cli):
+    code, out, err = cli("bounds", "-n", "46", "-d", "5", "--sdp", "--no-build")
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("spherical SDP (lower)"))
+    assert float(row.split()[3]) > 0.5  # 46 points do not fit at 60 degrees: the kissing number of R^5 is < 46
 
 
 @pytest.mark.slow

@@ -54,8 +54,8 @@ def clip_gap(gap: float) -> float:
     return 0.0 if abs(gap) <= ROUNDING else float(gap)
 #: The spherical LP bisection runs only up to this dimension by default (it costs seconds).
 LP_MAX_DIM = 512
-#: The three-point SDP bound runs only when asked (``sdp=True``, ``--sdp``): minutes of CPU per (N, d)
-#: at degree 6 (see experiments/bench_sdp.py); it applies for 3 <= d <= SDP_MAX_DIM.
+#: The three-point SDP bound runs only when asked (``sdp=True``, ``--sdp``): its s-search costs 30-90 CPU s
+#: per (N, d) at the default degrees (docs/bounds.md); it applies for 3 <= d <= SDP_MAX_DIM.
 SDP_MAX_DIM = 8
 #: Delsarte's limit on binary constructions is computed (exactly) up to this length.
 BINARY_MAX_DIM = 32
@@ -219,10 +219,10 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
             :func:`spherecode.constructions.construction_table`): each is an achievable upper bound.
         optimal: names of constructions that are provably optimal at (N, d), reported as given.
         lp_degree: the LP polynomial degree (default: see :func:`spherical_lp.default_degree`).
-        sdp: run the three-point SDP bound (:mod:`spherecode.bounds.sdp`; minutes of CPU) when
+        sdp: run the three-point SDP bound (:mod:`spherecode.bounds.sdp`; about a minute of CPU) when
             3 <= d <= SDP_MAX_DIM (also where the interval is already closed); it starts from the
             LP's value.
-        sdp_degree: the SDP's degree D (default :data:`spherecode.bounds.sdp.DEFAULT_DEGREE`).
+        sdp_degree: the SDP's degree D (default :func:`spherecode.bounds.sdp.default_degree`: 6, 7 in d = 4, 5).
         progress: print one line per SDP solve on stderr.
     """
     n = check_int("n", n, minimum=2, maximum=MAX_N)
@@ -288,7 +288,7 @@ def bounds_report(n: int, dim: int, *, lp: bool = True, achieved: Mapping[str, f
     if sdp_degree is not None:
         sdp_degree = check_int("sdp_degree", sdp_degree, minimum=1, maximum=SDP_MAX_DEGREE)
     if not sdp:
-        sdp_note = ("not run: --sdp (sdp=True) runs it, minutes of CPU" if 3 <= dim <= SDP_MAX_DIM
+        sdp_note = ("not run: --sdp (sdp=True) runs it, about a minute of CPU" if 3 <= dim <= SDP_MAX_DIM
                     else f"applies for 3 <= d <= {SDP_MAX_DIM}")
     elif not 3 <= dim <= SDP_MAX_DIM:
         sdp_note = f"applies for 3 <= d <= {SDP_MAX_DIM}"

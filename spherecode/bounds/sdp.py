@@ -28,7 +28,7 @@ Vallentin use monomials, any basis gives the same bound). Every code satisfies (
     S_k(1,1,1) + 3 \sum_u x(u) S_k(u,u,1) + \sum y(u,v,t) S_k(u,v,t) \succeq 0, \qquad
     \begin{pmatrix} 1 & \sum x \\ \sum x & \sum x + \sum y \end{pmatrix} \succeq 0 .
 
-Weak duality turns any :math:`a_k \ge 0` (k = 1..2D), :math:`F_k \succeq 0` (k = 0..D) and
+Weak duality turns any :math:`a_k \ge 0` (k = 1..L), :math:`F_k \succeq 0` (k = 0..D) and
 :math:`B \succeq 0` (2 x 2) into the bound
 
 .. math::
@@ -39,14 +39,19 @@ Weak duality turns any :math:`a_k \ge 0` (k = 1..2D), :math:`F_k \succeq 0` (k =
           + 3\sum_k \langle F_k, S_k(u,u,1)\rangle\Big)^+, \qquad
     M_2 = \max_{\Delta_s} \Big(B_{22} + \sum_k \langle F_k, S_k(u,v,t)\rangle\Big)^+ .
 
-The SDP (:func:`sdp_bound`) minimises the objective with both maxima constrained to 0 on samples of
-[-1, s] and :math:`\Delta_s` (cutting planes add the worst points of finer samples), solved by
-cvxpy with Clarabel. The solution is then **checked**, not trusted: :math:`a_k` are clipped to
+The linear part has degree L = max(2D, the spherical LP's default degree) (:func:`linear_degree`): the
+LP's constraint holds for every k, and with F = 0, B = 0 the LP's polynomial is feasible, so the SDP is
+never weaker than the LP. The SDP (:func:`sdp_bound`) minimises the objective with both maxima
+constrained to 0 on samples of [-1, s] and :math:`\Delta_s`, solved by Clarabel (called directly), in
+cutting-plane rounds run as an active-set method: each round drops the triple sample points whose
+constraint is slack by a wide margin (dual ~0) and adds the worst points and the local maxima of the
+violation on a fine check sample, and the maxima polished from them, until what the check would
+charge is negligible. The solution is then **checked**, not trusted: :math:`a_k` are clipped to
 :math:`\ge 0`, each :math:`F_k` and B are replaced by :math:`W W^T` from their eigenvectors with
 negative eigenvalues dropped (positive semidefinite by construction), the objective is recomputed,
-:math:`M_1` is found from the critical points of the degree-2D polynomial (Chebyshev interpolation,
+:math:`M_1` is found from the critical points of the degree-max(L, 2D) polynomial (Chebyshev interpolation,
 as for the LP bound) and :math:`M_2` by a dense sample of :math:`\Delta_s` polished by local
-maximisation; a rounding slack is added to both. The bound is the smaller root :math:`N_1` of the
+maximisation from its largest local maxima; a rounding slack is added to both. The bound is the smaller root :math:`N_1` of the
 quadratic above; it holds whenever the larger root exceeds :math:`\lfloor N_1 \rfloor + 1` (a code
 with more points contains one with :math:`\lfloor N_1\rfloor + 1`). :math:`M_1` is certified like
 the LP bound's maximum; :math:`M_2` relies on the sample (a narrow positive peak between sample
@@ -60,7 +65,7 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,7 +76,10 @@ from ..errors import SpherecodeError, check_int
 from .levenshtein import _check_cosine, gegenbauer_all
 from .spherical_lp import illinois_root
 
-#: The default degree D (the matrices F_k have size D - k + 1): 2-15 CPU seconds per solve for d <= 8.
+#: The default degree D by dimension (the matrices F_k have size D - k + 1): the smallest that proves the
+#: kissing numbers' bounds below 13, 25 and 46 in d = 3, 4, 5 (12.585 at D = 6, 24.554 and 45.944 at D = 7);
+#: DEFAULT_DEGREE elsewhere.
+DEFAULT_DEGREES = {3: 6, 4: 7, 5: 7}
 DEFAULT_DEGREE = 6
 #: Largest degree accepted (the program grows as D^3).
 MAX_DEGREE = 20
@@ -81,23 +89,38 @@ TRIPLE_GRID = (14, 8)
 #: The finer sample that finds violated points (cutting planes) and the maximum M_2 of the check.
 CHECK_GRID = (64, 48)
 #: Cutting-plane rounds at most.
-CUTTING_ROUNDS = 12
-#: The rounds stop once no sampled violation exceeds STOP_TOL times the SDP's value (what is left is
-#: charged into the bound).
-STOP_TOL = 1e-6
+CUTTING_ROUNDS = 20
+#: The rounds stop once the sampled violations would add at most STOP_TOL times the SDP's value to the
+#: bound when charged (M_1 (N-1) + M_2 (N-1)(N-2) at N = the SDP's value).
+STOP_TOL = 1e-4
+#: The active set: after each round a triple sample point is dropped when its constraint is below
+#: -DROP_SLACK times the largest |value| over the sample and its dual below DROP_DUAL times the largest dual.
+DROP_SLACK = 1e-2
+DROP_DUAL = 1e-6
 #: The sampled constraints are imposed with this margin (<= -MARGIN), so that the polynomials stay <= 0
 #: between the sample points too: a round is added only when the finer sample finds a point above 0.
 MARGIN = 1e-6
-#: Each round adds the CUT_POINTS worst sample points and the local maxima polished from the POLISH_STARTS worst.
-CUT_POINTS = 150
+#: Each round adds the CUT_POINTS worst points of the check sample, its PEAK_POINTS worst local maxima (a point
+#: at least its NEIGHBOURS nearest others) and the maxima polished from the POLISH_STARTS worst local maxima.
+CUT_POINTS = 60
+PEAK_POINTS = 60
 POLISH_STARTS = 8
+NEIGHBOURS = 12
+#: Once the sample shows no violation worth a round, the polished violated maxima are added with their
+#: neighbours at this distance along each axis.
+STENCIL = 2e-3
+#: The check polishes the CHECK_STARTS largest local maxima of the triple constraint on the check sample.
+CHECK_STARTS = 24
 #: Clarabel's stopping tolerances (its defaults, 1e-8, it cannot reach from degree 8 on): the solution is
 #: checked afterwards, so the solver's accuracy affects how tight the bound is, never whether it holds.
 SOLVER_TOLERANCES = {"tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-7, "max_iter": 300}
+#: A search's solve stops once a round's checked bound is below (1 - EARLY_MARGIN) N (see :func:`_solve`).
+EARLY_MARGIN = 2e-3
 #: The s-search steps over at most this many consecutive failed checks while bracketing.
 MAX_SKIPS = 2
 #: Relative rounding slack added to the certified maxima (|T_i|, |Q_k| <= 1 on the domains).
 SLACK = 1e-11
+_DEBUG = int(__import__("os").environ.get("SDP_DEBUG", "0"))
 
 
 @dataclass(frozen=True)
@@ -226,6 +249,27 @@ def triple_sample(s: float, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarr
     return pts[:, 0], pts[:, 1], pts[:, 2]
 
 
+@lru_cache(maxsize=8)
+def _check_sample(s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The check sample of Delta_s (:data:`CHECK_GRID`) and, for each point, its NEIGHBOURS nearest others."""
+    from scipy.spatial import cKDTree
+
+    u, v, t = triple_sample(s, CHECK_GRID)
+    pts = np.stack([u, v, t], axis=1)
+    _, idx = cKDTree(pts).query(pts, k=NEIGHBOURS + 1)
+    return u, v, t, idx[:, 1:]
+
+
+def _local_maxima(values: np.ndarray, neighbours: np.ndarray, positive: bool = False) -> np.ndarray:
+    """Indices of the sample points whose value is at least their neighbours' (above 0 when ``positive``),
+    the largest value first."""
+    top = values >= values[neighbours].max(axis=1)
+    if positive:
+        top &= values > 0.0
+    idx = np.flatnonzero(top)
+    return idx[np.argsort(values[idx])[::-1]]
+
+
 def _add_points(sample: tuple[np.ndarray, np.ndarray, np.ndarray], new: np.ndarray,
                 min_distance: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sample with the new points (rows u, v, t) appended, sorted to u <= v <= t, leaving out any within
@@ -243,6 +287,16 @@ def _add_points(sample: tuple[np.ndarray, np.ndarray, np.ndarray], new: np.ndarr
         return sample
     out = np.concatenate([old, np.array(keep)])
     return out[:, 0], out[:, 1], out[:, 2]
+
+
+def _stencil(points: np.ndarray, s: float, h: float = STENCIL) -> np.ndarray:
+    """The points (rows u, v, t) and their neighbours at distance h along each axis that lie in Delta_s:
+    a cut at a peak alone lets the polynomial rise beside it."""
+    steps = np.concatenate([np.zeros((1, 3)), h * np.eye(3), -h * np.eye(3)])
+    out = (points[:, None, :] + steps[None]).reshape(-1, 3)
+    u, v, t = out.T
+    inside = (out.min(axis=1) >= -1.0) & (out.max(axis=1) <= s) & (1 + 2 * u * v * t - u * u - v * v - t * t >= 0.0)
+    return out[inside]
 
 
 def _psd_factor(matrix: np.ndarray) -> np.ndarray:
@@ -310,8 +364,22 @@ def _pair_peaks(a: np.ndarray, B: np.ndarray, F: list[np.ndarray], dim: int, s: 
     return u[peak]
 
 
-def _check_degree(degree: int | None) -> int:
-    return DEFAULT_DEGREE if degree is None else check_int("degree", degree, minimum=1, maximum=MAX_DEGREE)
+def linear_degree(dim: int, s: float, degree: int) -> int:
+    """The degree L of the linear part :math:`\\sum_{k \\le L} a_k P_k`: the larger of 2D and the spherical LP's
+    default degree at (d, s), so that the SDP is never weaker than that LP bound (its a_k are feasible here,
+    with F = 0 and B = 0)."""
+    from .spherical_lp import default_degree
+
+    return max(2 * degree, default_degree(dim, s))
+
+
+def default_degree(dim: int) -> int:
+    """The SDP's default degree in dimension d (:data:`DEFAULT_DEGREES`, else :data:`DEFAULT_DEGREE`)."""
+    return DEFAULT_DEGREES.get(dim, DEFAULT_DEGREE)
+
+
+def _check_degree(degree: int | None, dim: int) -> int:
+    return default_degree(dim) if degree is None else check_int("degree", degree, minimum=1, maximum=MAX_DEGREE)
 
 
 def _failed(dim: int, s: float, degree: int, status: str, reason: str, sdp_value: float | None = None) -> SDPBoundResult:
@@ -325,94 +393,216 @@ def sdp_bound(dim: int, s: float, degree: int | None = None) -> SDPBoundResult:
     Args:
         dim: dimension d >= 3.
         s: the maximal cosine, in [-1, 1).
-        degree: D, the largest k of the matrices :math:`F_k` (default :data:`DEFAULT_DEGREE`); the
-            linear part uses :math:`P_1..P_{2D}`.
+        degree: D, the largest k of the matrices :math:`F_k` (default :func:`default_degree`); the
+            linear part uses :math:`P_1..P_L`, L = :func:`linear_degree` (at least the LP's default degree).
 
     Returns an :class:`SDPBoundResult`; its ``value`` is ``None`` (with the ``reason``) when the solver
     does not report an optimal solution or the check does not support a bound.
 
     Examples:
-        >>> r = sdp_bound(3, 0.5, 4)     # degree 4 is about the LP's 13.2; degree 6 gives 12.59
-        >>> r.status, 12 <= r.value < 13.2  # the kissing number of R^3 is 12
+        >>> r = sdp_bound(3, 0.5, 4)     # degree 4: 13.148, just below the LP's 13.158; degree 6 gives 12.585
+        >>> r.status, 12 <= r.value < 13.16  # the kissing number of R^3 is 12
         ('optimal', True)
     """
     dim = check_int("dim", dim, minimum=3)
     s = _check_cosine(s)
-    degree = _check_degree(degree)
+    degree = _check_degree(degree, dim)
     return _solve(dim, s, degree)[0]
 
 
-def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None) -> tuple[SDPBoundResult, np.ndarray]:
+def _svec_index(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clarabel's order of a symmetric m x m matrix's upper triangle (column by column) and the scale
+    (1 on the diagonal, sqrt 2 off it) that makes the svec inner product the matrices' trace inner product."""
+    cols, rows = np.triu_indices(m)[::-1]  # (row i <= col j), ordered column by column
+    order = np.lexsort((rows, cols))
+    rows, cols = rows[order], cols[order]
+    return rows, cols, np.where(rows == cols, 1.0, math.sqrt(2.0))
+
+
+def _svec(mats: np.ndarray) -> np.ndarray:
+    """Rows of coefficients c with c . svec(X) = <M, X>, one per matrix M of ``mats`` (shape (P, m, m))."""
+    rows, cols, scale = _svec_index(mats.shape[-1])
+    return mats[:, rows, cols] * scale
+
+
+def _unsvec(z: np.ndarray, m: int) -> np.ndarray:
+    rows, cols, scale = _svec_index(m)
+    out = np.zeros((m, m))
+    out[rows, cols] = z / scale
+    out[cols, rows] = z / scale
+    return out
+
+
+class _Program:
+    """The sampled dual SDP in Clarabel's form: minimise c.x + 1 subject to A x + s = b, s in the cones,
+    x = (a_1..a_L, svec B, svec F_0, ..., svec F_D)."""
+
+    def __init__(self, dim: int, degree: int, lp_degree: int) -> None:
+        self.dim, self.degree, self.lp_degree = dim, degree, lp_degree
+        self.sizes = [degree - k + 1 for k in range(degree + 1)]
+        self.widths = [m * (m + 1) // 2 for m in self.sizes]
+        self.b_at = lp_degree  # svec B = (B11, sqrt2 B12, B22)
+        self.f_at = np.cumsum([lp_degree + 3] + self.widths)[:-1]
+        self.n = lp_degree + 3 + sum(self.widths)
+        at_one = [m[0] for m in three_point_matrices(degree, dim, 1.0, 1.0, 1.0)]
+        self.c = np.zeros(self.n)
+        self.c[:lp_degree] = 1.0
+        self.c[self.b_at] = 1.0
+        for k, mat in enumerate(at_one):
+            self.c[self.f_at[k]:self.f_at[k] + self.widths[k]] = _svec(mat[None])[0]
+
+    def _f_rows(self, mats: list[np.ndarray], factor: float = 1.0) -> np.ndarray:
+        out = np.zeros((len(mats[0]), self.n))
+        for k, mat in enumerate(mats):
+            out[:, self.f_at[k]:self.f_at[k] + self.widths[k]] = factor * _svec(mat)
+        return out
+
+    def pair_rows(self, u: np.ndarray) -> np.ndarray:
+        """Rows r with r . x + 1 = the pair constraint at u."""
+        out = self._f_rows(three_point_matrices(self.degree, self.dim, u, u, np.ones_like(u)), 3.0)
+        out[:, :self.lp_degree] = gegenbauer_all(self.lp_degree, self.dim, u)[1:].T
+        out[:, self.b_at + 1] = math.sqrt(2.0)
+        out[:, self.b_at + 2] = 1.0
+        return out
+
+    def triple_rows(self, u: np.ndarray, v: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Rows r with r . x = the triple constraint at (u, v, t)."""
+        out = self._f_rows(three_point_matrices(self.degree, self.dim, u, v, t))
+        out[:, self.b_at + 2] = 1.0
+        return out
+
+    def solve(self, pair: np.ndarray, triple: np.ndarray, margin: float):
+        """Solve with the pair rows <= -1 - margin and the triple rows <= -margin; returns
+        (status, value, x, triple duals)."""
+        import clarabel
+        from scipy import sparse
+
+        n, lp = self.n, self.lp_degree
+        blocks = [pair, triple, -np.eye(n)[:lp]]
+        rhs = [np.full(len(pair), -1.0 - margin), np.full(len(triple), -margin), np.zeros(lp)]
+        cones = [clarabel.NonnegativeConeT(len(pair) + len(triple) + lp)]
+        for at, m, w in [(self.b_at, 2, 3)] + list(zip(self.f_at, self.sizes, self.widths)):
+            sel = np.zeros((w, n))
+            sel[np.arange(w), at + np.arange(w)] = -1.0
+            blocks.append(sel)
+            rhs.append(np.zeros(w))
+            cones.append(clarabel.NonnegativeConeT(1) if m == 1 else clarabel.PSDTriangleConeT(m))
+        A = sparse.csc_matrix(np.concatenate(blocks))
+        settings = clarabel.DefaultSettings()
+        settings.verbose = bool(_DEBUG > 1)
+        for key, val in SOLVER_TOLERANCES.items():
+            setattr(settings, key, val)
+        solver = clarabel.DefaultSolver(sparse.csc_matrix((n, n)), self.c, A, np.concatenate(rhs), cones, settings)
+        sol = solver.solve()
+        status = {clarabel.SolverStatus.Solved: "optimal",
+                  clarabel.SolverStatus.AlmostSolved: "optimal_inaccurate"}.get(sol.status, str(sol.status))
+        x = np.asarray(sol.x)
+        z = np.asarray(sol.z)[len(pair):len(pair) + len(triple)]
+        return status, 1.0 + float(self.c @ x), x, z
+
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        a = x[:self.lp_degree].copy()
+        B = _unsvec(x[self.b_at:self.b_at + 3], 2)
+        F = [_unsvec(x[at:at + w], m) for at, m, w in zip(self.f_at, self.sizes, self.widths)]
+        return a, B, F
+
+
+def _solve(dim: int, s: float, degree: int, cuts: np.ndarray | None = None,
+           target: float | None = None) -> tuple[SDPBoundResult, np.ndarray]:
     """Solve by cutting planes from the base sample plus ``cuts`` (rows u, v, t in Delta_s, e.g. the cuts of a
-    nearby s); return the checked result and the cutting points used."""
-    import cvxpy as cp  # imported here: keeps `spherecode bounds` and `analyze` fast to start
+    nearby s); return the checked result and the triple sample points in use at the end (the active set).
 
-    lp_degree = 2 * degree
-    sizes = [degree - k + 1 for k in range(degree + 1)]
+    With ``target`` (a search asking "is the bound below N?"), stop as soon as the answer is known: when the
+    sampled SDP's optimum reaches it (the optimum only grows with more cuts and the checked bound is at
+    least the full program's optimum, so no bound below the target can come out: the result has ``value``
+    None and that ``sdp_value``), or when a round's solution, checked, already gives a bound below
+    ``(1 - EARLY_MARGIN) target`` (a valid bound, though not the converged one)."""
+    lp_degree = linear_degree(dim, s, degree)
+    program = _Program(dim, degree, lp_degree)
     pu = _pair_grid(s, PAIR_POINTS)  # the pair constraint's sample of [-1, s]
-    at_one = [m[0] for m in three_point_matrices(degree, dim, 1.0, 1.0, 1.0)]
-
-    a = cp.Variable(lp_degree, nonneg=True)
-    B = cp.Variable((2, 2), PSD=True)
-    F = [cp.Variable((m, m), PSD=True) for m in sizes]
-    objective = 1 + cp.sum(a) + B[0, 0] + sum(cp.sum(cp.multiply(at_one[k], F[k])) for k in range(degree + 1))
-
-    def triple_expr(mats: list[np.ndarray]):  # rows <F_k, S_k(point)>, one per point
-        return sum(mats[k].reshape(len(mats[k]), -1) @ cp.vec(F[k], order="C") for k in range(degree + 1))
-
-    def pair_expr(u: np.ndarray):
-        mats = three_point_matrices(degree, dim, u, u, np.ones_like(u))
-        return (1 + gegenbauer_all(lp_degree, dim, u)[1:].T @ a + 2 * B[0, 1] + B[1, 1]
-                + 3 * sum(mats[k].reshape(len(u), -1) @ cp.vec(F[k], order="C") for k in range(degree + 1)))
-
     tu, tv, tt = triple_sample(s, TRIPLE_GRID)
-    base = len(tu)
     if cuts is not None and len(cuts):
         tu, tv, tt = _add_points((tu, tv, tt), cuts[np.max(cuts, axis=1) <= s])
-    cu, cv, ct = triple_sample(s, CHECK_GRID)
+    cu, cv, ct, neighbours = _check_sample(s)
     status, sdp_value = "not solved", None
     optimal: tuple | None = None
+    pair_rows = program.pair_rows(pu)
+    triple_rows = program.triple_rows(tu, tv, tt)
     for _ in range(CUTTING_ROUNDS):
-        mats = three_point_matrices(degree, dim, tu, tv, tt)
-        problem = cp.Problem(cp.Minimize(objective), [pair_expr(pu) <= -MARGIN, triple_expr(mats) + B[1, 1] <= -MARGIN])
-        try:
-            with warnings.catch_warnings():  # an inaccurate solution is handled below, by its status
-                warnings.simplefilter("ignore", UserWarning)
-                problem.solve(solver=cp.CLARABEL, **SOLVER_TOLERANCES)
-        except cp.error.SolverError as exc:  # pragma: no cover - numerical breakdown
-            return _failed(dim, s, degree, "solver error", f"the SDP solver failed: {exc}"), np.empty((0, 3))
-        status = str(problem.status)
-        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):  # an inaccurate round still gives cutting planes
-            return _failed(dim, s, degree, status, f"the SDP solver reported {status!r}, not 'optimal'"), np.empty((0, 3))
-        sdp_value = float(problem.value)
-        if status == cp.OPTIMAL:  # the solution that will be checked: the last one the solver calls optimal
-            optimal = (a.value.copy(), B.value.copy(), [f.value.copy() for f in F], sdp_value)
-        factors = [_psd_factor(f.value) for f in F]
-        b22 = float(B.value[1, 1])
+        status, sdp_value, x, duals = program.solve(pair_rows, triple_rows, MARGIN)
+        if _DEBUG:
+            print(f"  round: {len(pair_rows)} pair, {len(triple_rows)} triple rows -> {status} {sdp_value}", file=sys.stderr)
+        if status not in ("optimal", "optimal_inaccurate"):  # an inaccurate round still gives cutting planes
+            return (_failed(dim, s, degree, status, f"the SDP solver reported {status!r}, not 'optimal'", None),
+                    np.stack([tu, tv, tt], axis=1))
+        a, B, F = program.unpack(x)
+        if status == "optimal":  # the solution that will be checked: the last one the solver calls optimal
+            optimal = (a, B, F, sdp_value)
+        if target is not None and sdp_value >= target:
+            break
+        factors = [_psd_factor(f) for f in F]
+        b22 = float(B[1, 1])
         viol = _triple_value(factors, b22, dim, cu, cv, ct)
         fc = [w @ w.T for w in factors]
-        pair_peaks = _pair_peaks(np.clip(a.value, 0, None), B.value, fc, dim, s)
-        stop = STOP_TOL * max(sdp_value, 1.0)
-        if viol.max() <= stop and (len(pair_peaks) == 0 or _pair_value(np.clip(a.value, 0, None), B.value, fc, dim, pair_peaks).max() <= stop):
-            break
-        pu = np.union1d(pu, pair_peaks)
+        ac = np.clip(a, 0, None)
+        pair_peaks = _pair_peaks(ac, B, fc, dim, s)
+        m1 = max(0.0, float(_pair_value(ac, B, fc, dim, pair_peaks).max())) if len(pair_peaks) else 0.0
+        n_est = max(sdp_value, 2.0)
+
+        def charge(m2: float, m1: float = m1, n_est: float = n_est) -> float:  # what the check would add
+            return m1 * (n_est - 1) + max(m2, 0.0) * (n_est - 1) * (n_est - 2)
+
+        def triple(*p: np.ndarray, factors: list[np.ndarray] = factors, b22: float = b22) -> np.ndarray:
+            return _triple_value(factors, b22, dim, *p)
+
+        def at(idx: np.ndarray) -> np.ndarray:
+            return np.stack([cu[idx], cv[idx], ct[idx]], axis=1)
+
+        peaks = np.empty((0, 3))
+        if (target is not None and status == "optimal"
+                and sdp_value + charge(float(viol.max())) < (1.0 - EARLY_MARGIN) * target):
+            early = _certify(dim, s, degree, a, B, F, sdp_value, "optimal", (cu, cv, ct), neighbours)
+            if early.value is not None and early.value < target:  # proven below the target: enough for a search
+                return early, np.stack([tu, tv, tt], axis=1)
+        if charge(float(viol.max())) <= STOP_TOL * n_est:  # the sample says done: polish as the check will
+            polished, found = _polish_triple(triple, s, at(_local_maxima(viol, neighbours)[:CHECK_STARTS]))
+            if charge(polished) <= STOP_TOL * n_est:
+                break
+            peaks = _stencil(found[triple(*found.T) > 0.0], s) if len(found) else peaks
+        # the active set: keep the rows that bind (or nearly), drop those slack by a wide margin
+        values = triple_rows @ x
+        scale = max(float(np.abs(values).max()), 1e-300)
+        keep = (values >= -DROP_SLACK * scale) | (duals > DROP_DUAL * max(float(duals.max()), 1e-300))
+        tu, tv, tt, triple_rows = tu[keep], tv[keep], tt[keep], triple_rows[keep]
+        if len(pair_peaks):
+            pu_new = pair_peaks[~np.isin(pair_peaks, pu)]
+            pu = np.concatenate([pu, pu_new])
+            pair_rows = np.concatenate([pair_rows, program.pair_rows(pu_new)])
         bad = np.flatnonzero(viol > 0.0)
-        if len(bad) == 0:
+        if len(bad):
+            worst = bad[np.argsort(viol[bad])[-CUT_POINTS:]]
+            tops = _local_maxima(viol, neighbours, positive=True)[:PEAK_POINTS]  # one per peak, the worst first
+            if not len(peaks):
+                _, peaks = _polish_triple(triple, s, at(tops[:POLISH_STARTS]))
+            peaks = np.concatenate([peaks, at(np.union1d(worst, tops))])
+        if not len(peaks):
             continue
-        worst = bad[np.argsort(viol[bad])[-CUT_POINTS:]]
-        starts = worst[-POLISH_STARTS:]
-        _, peaks = _polish_triple(lambda *p: _triple_value(factors, b22, dim, *p), s,
-                                  np.stack([cu[starts], cv[starts], ct[starts]], axis=1))
-        new = np.concatenate([np.stack([cu[worst], cv[worst], ct[worst]], axis=1), peaks])
+        new = peaks
+        before = len(tu)
         tu, tv, tt = _add_points((tu, tv, tt), new)
-    used = np.stack([tu[base:], tv[base:], tt[base:]], axis=1)
+        triple_rows = np.concatenate([triple_rows, program.triple_rows(tu[before:], tv[before:], tt[before:])])
+    used = np.stack([tu, tv, tt], axis=1)
     if optimal is None:  # only a solution the solver calls optimal is checked and reported
         return _failed(dim, s, degree, status, f"the SDP solver reported {status!r}, not 'optimal'", sdp_value), used
-    return _certify(dim, s, degree, *optimal, cp.OPTIMAL, (cu, cv, ct)), used
+    if target is not None and optimal[3] >= target:
+        return (_failed(dim, s, degree, "optimal", f"the sampled SDP's optimum {optimal[3]:.4f} is already >= {target}",
+                        optimal[3]), used)
+    return _certify(dim, s, degree, *optimal, "optimal", (cu, cv, ct), neighbours), used
 
 
 def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: list[np.ndarray],
-             sdp_value: float, status: str, sample: tuple[np.ndarray, np.ndarray, np.ndarray]) -> SDPBoundResult:
+             sdp_value: float, status: str, sample: tuple[np.ndarray, np.ndarray, np.ndarray],
+             neighbours: np.ndarray) -> SDPBoundResult:
     """Check a solution in float64 and return the bound it supports (see the module docstring)."""
     a = np.clip(np.asarray(a, dtype=np.float64), 0.0, None)
     wb = _psd_factor(np.asarray(B, dtype=np.float64))
@@ -424,13 +614,13 @@ def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: l
     size = 1.0 + a.sum() + np.abs(B).sum() + sum(np.abs(f).sum() for f in Fc)
     slack = SLACK * size
 
-    m1 = max(_max_on_interval(lambda u: _pair_value(a, B, Fc, dim, u), 2 * degree, -1.0, s) + slack, 0.0)
+    m1 = max(_max_on_interval(lambda u: _pair_value(a, B, Fc, dim, u), max(len(a), 2 * degree), -1.0, s) + slack, 0.0)
 
     def triple(u: np.ndarray, v: np.ndarray, t: np.ndarray) -> np.ndarray:
         return _triple_value(factors, float(B[1, 1]), dim, u, v, t)
 
     values = triple(*sample)
-    top = np.argsort(values)[-POLISH_STARTS:]
+    top = _local_maxima(values, neighbours)[:CHECK_STARTS]
     polished, _ = _polish_triple(triple, s, np.stack([x[top] for x in sample], axis=1))
     m2 = max(float(values.max()), polished) + slack
     m2 = max(m2, 0.0)
@@ -456,7 +646,7 @@ def _certify(dim: int, s: float, degree: int, a: np.ndarray, B: np.ndarray, F: l
     return SDPBoundResult(dim, s, degree, float(value), sdp_value, float(objective), m1, m2, status)
 
 
-def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-3,
+def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e-4,
                     start: float | None = None, progress: bool = False) -> tuple[float | None, str | None]:
     r"""The largest s (to ``tol``) at which the checked SDP bound is below N: every N-point code in
     :math:`\mathbb{R}^d` has :math:`s_{\max} >` the returned value. Returns ``(value, None)``, or
@@ -467,10 +657,12 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     Illinois method on :math:`\log(\text{bound}/N)`, bisecting where it stalls. Only points where the
     checked bound is below N are returned; a solve that fails its check proves nothing, so the
     bracketing steps over up to :data:`MAX_SKIPS` of them (a bound proven at a larger s holds for
-    every smaller s), and inside the bracket it counts as "not below N". ``progress`` prints one line per solve on stderr.
+    every smaller s), and inside the bracket it counts as "not below N". Each solve stops as soon as it
+    answers "below N?" (see :func:`_solve`'s ``target``), so the values it interpolates on are approximate
+    away from the crossing. ``progress`` prints one line per solve (with its CPU seconds) on stderr.
 
     Examples:
-        Minutes of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
+        Half a minute of CPU, so not run as a test; 13 points in R^3 cannot all be 60 degrees apart:
 
         >>> value, _ = sdp_lower_bound(13, 3)  # doctest: +SKIP
         >>> value > 0.5  # doctest: +SKIP
@@ -478,7 +670,7 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
     """
     n = check_int("n", n, minimum=2)
     dim = check_int("dim", dim, minimum=3)
-    degree = _check_degree(degree)
+    degree = _check_degree(degree, dim)
     tol = float(tol)
     if not 0 < tol < 1:
         raise SpherecodeError(f"Argument 'tol' must lie in (0, 1), not {tol}.")
@@ -497,15 +689,20 @@ def sdp_lower_bound(n: int, dim: int, degree: int | None = None, tol: float = 1e
 
     def gap(s: float) -> float:  # < 0: the checked bound proves fewer than N points fit at cosine s
         nonlocal cuts
-        result, used = _solve(dim, s, degree, cuts)  # the cuts found so far start the next solve
+        clock = time.process_time()
+        result, used = _solve(dim, s, degree, cuts, target=n)  # the cuts found so far start the next solve
+        clock = time.process_time() - clock
         cuts = used if len(used) else cuts  # ``used`` holds the cuts passed in that still apply, plus the new ones
         first.append(result)
         if progress:
             shown = "n/a" if result.value is None else f"{result.value:.4f}"
             print(f"spherical SDP (d = {dim}, degree {degree}): solve {len(first)} at s = {s:.6f}: bound {shown}"
-                  f" ({'below' if result.value is not None and result.value < n else 'not below'} N = {n})",
+                  f" ({'below' if result.value is not None and result.value < n else 'not below'} N = {n};"
+                  f" {clock:.1f} CPU s)",
                   file=sys.stderr, flush=True)
-        return math.inf if result.value is None else math.log(result.value) - math.log(n)
+        if result.value is None:  # failed: "not below N", with the SDP's optimum as the estimate when it has one
+            return math.inf if result.sdp_value is None or result.sdp_value < n else math.log(result.sdp_value / n)
+        return math.log(result.value) - math.log(n)
 
     g_lo = gap(lo)
     if g_lo >= 0:
