@@ -63,7 +63,7 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=list(EPOCHS), choices=list(EPOCHS))
     p.add_argument("--heads", nargs="+", default=["linear", "prototype"], choices=["linear", "prototype"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=None, help="override the per-dataset epochs (15 digits, 6 mnist)")
+    p.add_argument("--epochs", type=int, default=None, help="override the per-dataset epochs (15 digits, 12 mnist)")
     p.add_argument("--lrs", nargs="+", type=float, default=[None], help="learning rates (default: the config's)")
     p.add_argument("--width", type=int, default=8, help="ResNet-18 first-stage channels (64 in the paper)")
     p.add_argument("--dim", type=int, default=16, help="codebook dimension d (the prototype head's projection)")

@@ -203,3 +203,27 @@ def test_a_second_process_of_the_same_shard_is_refused_and_a_killed_one_does_not
 
     with shard_lock(tmp_path / "out", (1, 1)):  # the killed holder's lock is gone
         pass
+
+
+def test_overlapping_shards_leave_a_run_to_the_process_training_it(tmp_path, capsys):
+    cfg = study_from_dict(tiny(tmp_path / "out", seeds=[0]))
+    from spherecode.study.runner import SHARDS
+
+    folder = tmp_path / "out" / SHARDS / "runs" / "orthoplex-d4__identity__seed0"
+    folder.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; from spherecode.files import RunLock; "
+                               f"lock = RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = run_study(cfg, log=print)  # shard 1/1 beside the "other process" holding one run
+        out = capsys.readouterr().out
+        assert "orthoplex-d4__identity__seed0: skipped, another process is training it" in out
+        assert {s.run.name: s.status for s in res.statuses} == {"orthoplex-d4__identity__seed0": "todo",
+                                                                "linear__seed0": "done"}
+        assert not (tmp_path / "out" / "runs" / "orthoplex-d4__identity__seed0").exists()  # untouched
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    res = run_study(cfg, log=lambda s: None)  # the holder is gone: the run trains now
+    assert {s.status for s in res.statuses} == {"done"}

@@ -14,16 +14,18 @@ For every run of the (shard of the) plan :func:`run_study`
 A killed study is therefore restarted by running the same command again; disjoint shards
 (``shard=(i, k)``) may run at the same time on different machines or GPUs into one folder
 (:mod:`.executor` starts them as jobs), while a second process of the same shard is refused
-(:func:`shard_lock`). Before any training the study is checked as in a dry run (:mod:`.checks`).
+(:func:`shard_lock`), and overlapping shards (``1/1`` beside ``1/2``) never train one run twice: each run
+is locked while it is set up and trained, and a locked run is left to its process (:func:`run_lock`). Before any training the study is checked as in a dry run (:mod:`.checks`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -324,8 +326,14 @@ def run_study(config: StudyConfig, *, shard: str | tuple[int, int] | None = None
         say(f"study {config.name}: {len(plan.runs)} runs, shard {part[0]}/{part[1]} has {len(mine)}, "
             f"{len(mine) - len(todo)} already done")
         for k, st in enumerate(todo, 1):
-            say(f"[{k}/{len(todo)}] {st.run.name}")
-            row = execute_run(config, st.run, classes, structure, say)
+            with run_lock(config.out_dir, st.run) as free:
+                if not free:  # an overlapping shard (1/1 beside 1/2) is on it: leave it to that process
+                    say(f"[{k}/{len(todo)}] {st.run.name}: skipped, another process is training it")
+                    continue
+                if run_status(st.run).status == "done":  # finished by that process while this one waited
+                    continue
+                say(f"[{k}/{len(todo)}] {st.run.name}")
+                row = execute_run(config, st.run, classes, structure, say)
             say(f"  top-1 final {100 * row['final_top1']:.2f}%  best {100 * row['best_top1']:.2f}%  "
                 f"({row['wall_time_s']:.0f} s)")
             write_results(config.out_dir, plan)
@@ -342,15 +350,31 @@ def shard_lock(out: Path, shard: tuple[int, int]) -> Any:
 
     A second process of the same shard is refused with one line naming the first; the kernel frees
     the lock when its process ends (even by ``SIGKILL``), so a stale lock never blocks. Disjoint
-    shards run at the same time; overlapping ones (``1/1`` and ``1/2``) are kept apart run by run by
-    the trainer's lock on each run folder.
+    shards run at the same time; overlapping ones (``1/1`` and ``1/2``) are kept apart run by run
+    (:func:`run_lock`).
     """
-    import contextlib
+    from ..files import RunLock
 
     folder = out / SHARDS / f"{shard[0]}-of-{shard[1]}"
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        from ..files import RunLock
-    except ImportError:  # a files.py without RunLock: no lock
-        return contextlib.nullcontext()
     return RunLock(folder, option="--shard" if shard != (1, 1) else "--out")
+
+
+@contextlib.contextmanager
+def run_lock(out: Path, run: Run) -> Iterator[bool]:
+    """Hold the lock of one run (``OUT/shards/runs/NAME``, outside the run folder, which a fresh start
+    deletes) while it is set up and trained; yields False, holding nothing, when another process has it."""
+    from ..files import RunLock
+
+    folder = out / SHARDS / "runs" / run.name
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(folder, option="--shard")
+    try:
+        lock.acquire()
+    except SpherecodeError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
