@@ -111,8 +111,8 @@ def main() -> None:
           f"N={args.classes}, d={args.dim}; {args.repeats} repeats x {args.steps} steps, median")
     print(f"# machine: {platform.machine()} {platform.processor() or ''} torch {torch.__version__} device {device} "
           f"threads {torch.get_num_threads()}")
-    print(f"| head      | params    | train img/s | infer img/s | train vs linear | infer vs linear |")
-    print(f"|-----------|-----------|-------------|-------------|-----------------|-----------------|")
+    print("| head      | params    | train img/s | infer img/s | train vs linear | infer vs linear |")
+    print("|-----------|-----------|-------------|-------------|-----------------|-----------------|")
     for h in heads:
         tr, inf = med[h]
         print(f"| {h:<9} | {params[h]:>9,} | {tr:>11.1f} | {inf:>11.1f} | {100 * tr / med['linear'][0]:>14.1f}% "

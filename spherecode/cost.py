@@ -16,6 +16,7 @@ and what to change; work expected to take more than :data:`PROGRESS_SECONDS` sho
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .errors import SpherecodeError
 
@@ -100,5 +101,25 @@ def check_cost(what: str, *, seconds: float = 0.0, memory: float = 0.0, option: 
                               f"{format_bytes(have)} is available{tail}.")
 
 
-__all__ = ["FLOPS", "MATMUL_FLOPS", "MAX_SECONDS", "PROGRESS_SECONDS", "QUICK_SECONDS", "available_memory", "check_cost", "format_bytes",
-           "format_seconds", "pair_scan_seconds"]
+def progress_bar(progress: bool, total: int, desc: str, unit: str = "step") -> Any:
+    """A tqdm bar on stderr when ``progress`` and stderr is a terminal, else None (see :func:`stage`)."""
+    import sys
+
+    if not progress or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=False)
+
+
+def stage(progress: bool, text: str) -> None:
+    """One line on stderr for a stage of a long build when ``progress`` and stderr is not a terminal (a
+    log file or a pipe gets one line per stage instead of a redrawn bar)."""
+    import sys
+
+    if progress and not sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)
+
+
+__all__ = ["FLOPS", "MATMUL_FLOPS", "MAX_SECONDS", "PROGRESS_SECONDS", "QUICK_SECONDS", "available_memory", "check_cost",
+           "format_bytes", "format_seconds", "pair_scan_seconds", "progress_bar", "stage"]

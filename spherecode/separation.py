@@ -100,12 +100,12 @@ def scan_pairs(vectors: np.ndarray, *, progress: bool = False, tol: float = ANTI
     count = 0
     bar = None
     if progress:
-        from .cost import PROGRESS_SECONDS, pair_scan_seconds
+        from .cost import PROGRESS_SECONDS, format_seconds, pair_scan_seconds, progress_bar, stage
 
-        if pair_scan_seconds(n, dim) > PROGRESS_SECONDS:
-            from tqdm import tqdm
-
-            bar = tqdm(total=n, desc="pairs", unit="row")
+        seconds = pair_scan_seconds(n, dim)
+        progress = seconds > PROGRESS_SECONDS
+        bar = progress_bar(progress, n, "pairs", "row")
+        stage(progress, f"comparing all pairs of {n} rows in d = {dim} (about {format_seconds(seconds)})")
     for start, g in _offdiag_blocks(vectors):
         row_max[start : start + len(g)] = g.max(axis=1)
         count += int(np.count_nonzero((g <= -1.0 + tol) & np.isfinite(g)))  # diagonal is -inf
@@ -113,6 +113,8 @@ def scan_pairs(vectors: np.ndarray, *, progress: bool = False, tol: float = ANTI
             bar.update(len(g))
     if bar is not None:
         bar.close()
+    if progress:
+        stage(True, f"compared all pairs of {n} rows: s_max {row_max.max():.6f}")
     return PairScan(row_max=row_max, antipodal_pairs=count // 2)
 
 

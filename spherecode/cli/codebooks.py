@@ -8,7 +8,7 @@ from ..analysis import analyze
 from ..codebook import Codebook
 from ..constructions import CONSTRUCTIONS, EFFORTS, check_size, generate
 from ..constructions.known import describe_library
-from .common import output_path, parse_param, print_json, wants_progress
+from .common import output_path, parse_param, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise SpherecodeError(f"Argument '--output' must end in .npz, not {out.name!r} (use `spherecode export` for other formats).")
     cb = generate(args.n, args.dim, args.method, seed=args.seed, effort=args.effort, progress=True,
                   **dict(args.param))
-    report = analyze(cb, progress=wants_progress())  # before saving: the report is printed right after the file is confirmed in place
+    report = analyze(cb, progress=True)  # before saving: the report is printed right after the file is confirmed in place
     cb.save(out, overwrite=args.force)
     if args.json:
         print_json({**report.to_dict(), "path": str(out)})
@@ -65,7 +65,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    report = analyze(Codebook.load(args.path), progress=wants_progress())
+    report = analyze(Codebook.load(args.path), progress=True)
     if args.json:
         print_json(report.to_dict())
     else:

@@ -34,7 +34,3 @@ def print_json(obj: Any) -> None:
     """Print one strict JSON object (numpy values converted; NaN and infinity, undefined measures, as null)."""
     sys.stdout.write(dump_json(obj) + "\n")
 
-
-def wants_progress() -> bool:
-    """Show progress bars when a person is watching stderr."""
-    return sys.stderr.isatty()

@@ -24,7 +24,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..codebook import Codebook
-from ..cost import available_memory
+from ..cost import available_memory, progress_bar, stage  # noqa: F401  (the constructions import them from here)
 from ..errors import SpherecodeError, check_choice, check_int
 
 #: What a build function returns: the (N, d) vectors, optionally with extra provenance to record.
@@ -194,26 +194,6 @@ EFFORT_BUDGETS: dict[str, Effort] = {
 def get_effort(effort: str) -> Effort:
     """The budgets of ``effort``; a one-line error naming the valid levels."""
     return EFFORT_BUDGETS[check_choice("effort", effort, EFFORT_BUDGETS)]
-
-
-def progress_bar(progress: bool, total: int, desc: str, unit: str = "step") -> Any:
-    """A tqdm bar on stderr when ``progress`` and stderr is a terminal, else None (see :func:`stage`)."""
-    import sys
-
-    if not progress or not sys.stderr.isatty():
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)
-
-
-def stage(progress: bool, text: str) -> None:
-    """One line on stderr for a stage of a long build when ``progress`` and stderr is not a terminal (a
-    log file or a pipe gets one line per stage instead of a redrawn bar)."""
-    import sys
-
-    if progress and not sys.stderr.isatty():
-        print(text, file=sys.stderr, flush=True)
 
 
 def _no_memory(n: int, dim: int, params: Mapping[str, Any]) -> int:

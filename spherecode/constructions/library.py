@@ -271,7 +271,7 @@ def library() -> tuple[KnownConfiguration, ...]:
     :func:`configurations_at`)."""
     entries = _tammes_entries() + [
         KnownConfiguration("24-cell", "24-cell (D4 roots)", 24, 4, 0.5, False,
-                           f"Coxeter, Regular Polytopes; best known (Cohn's table), optimality open", cell24),
+                           "Coxeter, Regular Polytopes; best known (Cohn's table), optimality open", cell24),
         KnownConfiguration("600-cell", "600-cell", 120, 4, (1 + math.sqrt(5)) / 4, True,
                            "Coxeter, Regular Polytopes; optimal: Andreev 1999", cell600),
         KnownConfiguration("e6", "E6 roots", 72, 6, 0.5, False, f"{_CS}, ch. 4 sec. 8.3 (kissing configuration)", e6),
