@@ -506,7 +506,7 @@ def json_safe(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
 
-def dump_json(obj: Any) -> str:
+def dump_json(obj: Any, indent: int | None = None, ensure_ascii: bool = True) -> str:
     """Strict JSON text of ``obj`` through :func:`json_safe`: always valid JSON (``null``, never ``NaN``).
 
     >>> dump_json({"x": float("nan"), "n": 3})
@@ -514,7 +514,7 @@ def dump_json(obj: Any) -> str:
     """
     import json
 
-    return json.dumps(json_safe(obj), allow_nan=False)
+    return json.dumps(json_safe(obj), allow_nan=False, indent=indent, ensure_ascii=ensure_ascii)
 
 
 __all__ = ["LOCK_NAME", "RunLock", "MAX_JSON_DEPTH", "MAX_TEXT_BYTES", "TEMP_MARKER", "atomic_save", "atomic_write", "check_array",

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import sys
 import time
@@ -57,7 +56,7 @@ import numpy as np
 import torch
 
 from ..errors import SpherecodeError, check_choice, check_int
-from ..files import atomic_save, atomic_write
+from ..files import atomic_save, atomic_write, dump_json
 from .memory import TensorImages, channel_stats
 
 if TYPE_CHECKING:
@@ -288,7 +287,7 @@ class GlyphImages(TensorImages):
         tree = self.hierarchy()
         data = {"name": "glyphs", "classes": self.class_names, "edges": [list(e) for e in tree.edges]}
         with atomic_write(path, "w", option="hierarchy", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+            fh.write(dump_json(data, indent=1, ensure_ascii=False) + "\n")
         return Path(path)
 
 

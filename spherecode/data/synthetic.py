@@ -37,7 +37,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import SpherecodeError, check_int
+from ..files import atomic_write, dump_json
 from .dataset import ImageDataset, sample_seed
 from .transforms import Transform, cifar_eval_transform, cifar_train_transform
 
@@ -143,7 +143,6 @@ class SyntheticImages(ImageDataset):
         ``spherecode relabel --hierarchy FILE`` and :func:`~spherecode.relabel.load_hierarchy` read."""
         p = Path(path)
         data = {"name": "synthetic", "classes": self.class_names, "superclasses": self.superclass_members()}
-        tmp = p.with_name(f".{p.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, p)
+        with atomic_write(p, "w", option="hierarchy", encoding="utf-8") as fh:
+            fh.write(dump_json(data, indent=1) + "\n")
         return p

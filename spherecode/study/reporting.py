@@ -28,15 +28,15 @@ Examples:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import SpherecodeError, check_choice
-from .effects import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Correlation, Interval, PairedDifference, check_level, \
-    paired_difference, spearman_interval, t_interval
+from ..files import dump_json
+from .effects import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Correlation, Interval, PairedDifference, check_level,
+                      paired_difference, spearman_interval, t_interval)
 
 #: Columns of results.csv that a report (or a summary, or the plot) can measure.
 METRICS = ("best_top1", "final_top1", "best_top5", "final_top5")
@@ -130,7 +130,7 @@ class StudyReport:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1) + "\n"
+        return dump_json(self.to_dict(), indent=1) + "\n"
 
     # ------------------------------------------------------------------------- as text
     def format(self) -> str:

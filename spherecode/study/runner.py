@@ -21,8 +21,6 @@ is locked while it is set up and trained, and a locked run is left to its proces
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +32,7 @@ import numpy as np
 
 from ..codebook import Codebook
 from ..errors import SpherecodeError
+from ..files import atomic_write, dump_json
 from .config import TRAINER_RELABELLING, StudyConfig
 from .plan import Plan, Run, parse_shard, plan_study, shard_runs
 from .results import RESULT, StudyResults, collect, result_row, write_results
@@ -279,9 +278,8 @@ def execute_run(config: StudyConfig, run: Run, classes: int, structure: ClassStr
         current = trainer.raw_model.head.current_codebook()  # learned: its rounded permutation
     row = result_row(config, run, history, current, structure.similarity, structure.siblings,
                      wall_time_s=time.perf_counter() - start)
-    tmp = run.folder / f".{RESULT}.tmp"
-    tmp.write_text(json.dumps(row, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, run.folder / RESULT)
+    with atomic_write(run.folder / RESULT, "w", encoding="utf-8") as fh:
+        fh.write(dump_json(row, indent=1) + "\n")
     return row
 
 

@@ -17,7 +17,6 @@ the uninterrupted run exactly, and a DDP run sees the same global batches as one
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import time
@@ -36,7 +35,7 @@ from ..data.loader import DeviceLoader, make_loader, split_normalize
 from ..data.resident import resident_loader
 from ..data.spec import build_dataset
 from ..errors import SpherecodeError, check_choice
-from ..files import RunLock
+from ..files import RunLock, atomic_write, dump_json
 from . import distributed
 from .checkpoint import (BEST, CHECKPOINT, CONFIG_HEADER, METRICS, check_new_run_folder, checkpoint_path, load_run,
                          load_weights, rng_state, save_checkpoint, set_rng_state)
@@ -362,9 +361,8 @@ class Trainer:
             target = self.run_dir / "config.resolved.toml"
             self.notes.append(f"'{self.run_dir / 'config.toml'}' is not the trainer's: left as it is; the run's config "
                               f"is written to '{target}'")
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, target)
+        with atomic_write(target, "w") as fh:
+            fh.write(text)
 
     # ------------------------------------------------------------- utilities
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -372,9 +370,8 @@ class Trainer:
 
     def _write_metrics_file(self) -> None:
         assert self.run_dir is not None
-        tmp = self.run_dir / f".{METRICS}.tmp"
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
-        os.replace(tmp, self.run_dir / METRICS)
+        with atomic_write(self.run_dir / METRICS, "w") as fh:
+            fh.write("".join(dump_json(r) + "\n" for r in self.history))
 
     def state(self) -> dict[str, Any]:
         return {
@@ -485,7 +482,7 @@ class Trainer:
                             if improved and cfg.run.keep_best:
                                 save_checkpoint(self.state(), self.run_dir / BEST)
                         with open(self.run_dir / METRICS, "a") as fh:
-                            fh.write(json.dumps(record) + "\n")
+                            fh.write(dump_json(record) + "\n")
                     if self.tb_writer is not None:
                         for k, v in record.items():
                             if k != "epoch":
