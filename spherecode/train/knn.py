@@ -226,20 +226,30 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
 @torch.no_grad()
 def extract_features(model: nn.Module, loader: Iterable[Any], device: torch.device | str = "cpu",
                      keep_on_device: bool = False,
-                     to_device: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     to_device: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                     progress: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``model`` (in eval mode) over ``(images, labels)`` batches; return features (float32) and labels.
 
     On the CPU unless ``keep_on_device`` (then on ``device``, where the k-NN can use them directly).
     ``to_device`` moves a batch of images (default ``x.to(device)``; e.g. a trainer's, for channels_last).
+    ``progress``: a label, to show progress on stderr (a bar on a terminal, else a line every 30 s).
     """
+    from .progress import epoch_progress
+
     was_training = model.training
     model.eval()
     move = to_device or (lambda x: x.to(device, non_blocking=True))
     home = torch.device(device) if keep_on_device else torch.device("cpu")
     feats, labels = [], []
+    total = len(loader) if hasattr(loader, "__len__") else 0
+    bar = epoch_progress(total, progress or "features", progress is not None and total > 0)
     for x, y in loader:
         feats.append(model(move(x)).float().to(home))
         labels.append(torch.as_tensor(y).to(home))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     model.train(was_training)
     if not feats:
         raise SpherecodeError("extract_features: the loader yielded no batches.")

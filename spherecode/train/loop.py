@@ -325,7 +325,8 @@ class Trainer:
         self.eval_context = EvalContext(device=self.device, amp_dtype=self.amp_dtype, loader=self.eval_loader,
                                         eval_set=self.eval_set, batch_size=self.eval_batch, workers=self.workers,
                                         dist=dist, make_loader=lambda base: self._loader(
-                                            base, self.task.eval_dataset(base), self.eval_batch, False))
+                                            base, self.task.eval_dataset(base), self.eval_batch, False),
+                                        progress=cfg.run.progress and dist.is_main)
         self.schedule = Schedule(o.lr, cfg.run.epochs * self.steps_per_epoch, round(o.warmup_epochs * self.steps_per_epoch),
                                  o.schedule, o.min_lr, o.milestones, o.gamma, self.steps_per_epoch, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None

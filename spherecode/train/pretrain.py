@@ -154,8 +154,8 @@ class PretrainTask(Task):
         net = unwrap_model(model)
         if self._memory_loader is None:
             self._memory_loader = ctx.make_loader(self.train_set)
-        train_x, train_y = backbone_features(net, self._memory_loader, ctx)
-        test_x, test_y = backbone_features(net, ctx.loader, ctx)
+        train_x, train_y = backbone_features(net, self._memory_loader, ctx, "k-NN memory (training set)")
+        test_x, test_y = backbone_features(net, ctx.loader, ctx, "k-NN queries (held-out set)")
         s = self.config.ssl
         return knn_accuracy(train_x, train_y, test_x, test_y, k=s.knn_k, temperature=s.knn_temperature,
                             num_classes=self.train_set.num_classes, sharded=ctx.dist.enabled)
@@ -174,13 +174,15 @@ def batched_augmentation(mode: str, train_set: ImageDataset) -> bool:
     return mode == "batched" or (mode == "auto" and same_size)
 
 
-def backbone_features(model: nn.Module, loader: Any, ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
-    """Backbone features of every ``(image, label)`` batch of ``loader`` (batches on ``ctx.device``), kept there."""
+def backbone_features(model: nn.Module, loader: Any, ctx: EvalContext, label: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
+    """Backbone features of every ``(image, label)`` batch of ``loader`` (batches on ``ctx.device``), kept there;
+    progress on stderr under ``label`` when ``ctx.progress``."""
     from .knn import extract_features
 
     features = model.features if hasattr(model, "features") else model
     with ctx.autocast():
-        return extract_features(_Call(features), loader, ctx.device, keep_on_device=True)
+        return extract_features(_Call(features), loader, ctx.device, keep_on_device=True,
+                                progress=label if ctx.progress else None)
 
 
 class _Call(nn.Module):

@@ -87,7 +87,7 @@ def evaluate_representation(checkpoint: str | Path | Run, data: str | None = Non
     for name in ("train", split):
         ds = build_dataset(spec, name)
         loader = make_loader(AugmentedDataset(ds, ds.eval_transform()), batch_size, shuffle=False, workers=workers, pad=False)
-        feats[name] = extract_features(model, loader, dev)
+        feats[name] = extract_features(model, loader, dev, progress=f"features of the {name} split")
     (xtr, ytr), (xte, yte) = feats["train"], feats[split]
     classes = int(max(ytr.max(), yte.max())) + 1
     knn = knn_accuracy(xtr, ytr, xte, yte, k=knn_k, temperature=knn_temperature, num_classes=classes)

@@ -75,6 +75,8 @@ class EvalContext:
     #: This rank's shard of another split (e.g. the training set as a k-NN memory) with the task's
     #: evaluation transform, batches on the device like ``loader``'s.
     make_loader: Callable[[ImageDataset], Any] | None = None
+    #: Show progress of long evaluation passes (a k-NN memory's features) on stderr (rank 0 only).
+    progress: bool = False
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:
