@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lp-degree", type=int, default=None, help="polynomial degree of the spherical LP (default: automatic)")
     sdp = p.add_mutually_exclusive_group()
     sdp.add_argument("--sdp", dest="sdp", action="store_true", default=False,
-                     help="also run the three-point SDP bound for 3 <= d <= 8 (minutes of CPU)")
+                     help="also run the three-point SDP bound for 3 <= d <= 8 (about a minute of CPU)")
     sdp.add_argument("--no-sdp", dest="sdp", action="store_false", help="skip the three-point SDP bound (the default)")
     p.add_argument("--sdp-degree", type=int, default=None, help="degree of the three-point SDP (default 6, 7 in d = 4, 5; larger is tighter and slower)")
     p.add_argument("--no-build", action="store_true", help="do not build and measure the deterministic constructions")
