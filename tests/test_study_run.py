@@ -71,7 +71,7 @@ def test_local_executor_runs_shards_as_processes_and_collects_them(tmp_path, mon
     assert "submitted 2 shard(s) to local" in lines[0] and any("runs finished" in s for s in lines)
     logs = list((cfg.out_dir / "jobs").glob("*_log.out"))
     assert len(logs) == 2 and all("study tiny" in p.read_text() for p in logs)  # each shard logged its runs
-    assert sorted(p.name for p in (cfg.out_dir / "shards").iterdir()) == ["1-of-2", "2-of-2"]
+    assert sorted(p.name for p in (cfg.out_dir / "shards").iterdir()) == ["1-of-2", "2-of-2", "runs"]  # + run locks
 
 
 def test_slurm_executor_submits_one_array_job(tmp_path, monkeypatch, capsys):
