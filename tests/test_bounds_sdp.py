@@ -132,30 +132,17 @@ def test_kissing_bounds_beat_the_lp(dim, kissing, below):
 
 @pytest.mark.slow
 @SEARCH
-def test_cli_25_points_in_four_dimensions(cli):
-    code, out, err = cli("bounds", "-n", "25", "-d", "4", "--sdp", "--no-build")
+@pytest.mark.parametrize("n, dim, optimum", [
+    (13, 3, 0.5427),  # the Tammes optimum for 13 points: cos 57.1367 deg (Musin & Tarasov 2012)
+    (25, 4, None),    # the kissing number of R^4 is 24 (Musin 2008)
+    (46, 5, None),    # the kissing number of R^5 is below 46 (Bachoc & Vallentin 2008)
+])
+def test_cli_sdp_row_excludes_the_kissing_configuration(cli, n, dim, optimum):
+    # the LP's value is below 1/2 in all three: it cannot exclude N points at 60 degrees; the SDP row does
+    code, out, err = cli("bounds", "-n", str(n), "-d", str(dim), "--sdp", "--no-build")
     assert code == 0, err
     row = next(line for line in out.splitlines() if line.startswith("spherical SDP (lower)"))
     value = float(row.split()[3])
-    assert value > 0.5  # the LP's value is below 1/2: it cannot exclude 25 points at 60 degrees
+    assert 0.5 < value < (optimum or 1.0)
     lower = float(next(line for line in out.splitlines() if line.startswith("interval")).split("[")[1].split(",")[0])
     assert lower >= value
-
-
-@pytest.mark.slow
-@SEARCH
-def test_cli_46_points_in_five_dimensions(cli):
-    code, out, err = cli("bounds", "-n", "46", "-d", "5", "--sdp", "--no-build")
-    assert code == 0, err
-    row = next(line for line in out.splitlines() if line.startswith("spherical SDP (lower)"))
-    assert float(row.split()[3]) > 0.5  # 46 points do not fit at 60 degrees: the kissing number of R^5 is < 46
-
-
-@pytest.mark.slow
-@SEARCH
-def test_cli_thirteen_points_in_three_dimensions(cli):
-    code, out, err = cli("bounds", "-n", "13", "-d", "3", "--sdp", "--no-build")
-    assert code == 0, err
-    row = next(line for line in out.splitlines() if line.startswith("spherical SDP (lower)"))
-    value = float(row.split()[3])
-    assert 0.5 < value < 0.5427  # the Tammes optimum for 13 points: cos 57.1367 deg (Musin & Tarasov 2012)

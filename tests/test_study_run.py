@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,21 @@ def tiny(out: Path, codebooks: list | None = None, **study: object) -> dict:
             "codebooks": codebooks if codebooks is not None else [{"methods": ["orthoplex"], "dims": [4]}],
             "train": {"data": {"spec": TINY, "batch_size": 8, "workers": 0},
                       "model": {"arch": "resnet10", "width": 4}, "run": {"epochs": 1, "device": "cpu"}}}
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(folder: Path) -> Iterator[None]:
+    """Another process holds the RunLock of ``folder`` until the block ends (then it is killed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; from spherecode.files import RunLock; "
+                               f"lock = RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
 
 
 def write_toml(path: Path, out: Path, extra: str = "") -> Path:
@@ -181,24 +198,11 @@ def test_dry_run_passes_a_good_study_and_writes_nothing(tmp_path, capsys):
 
 # --------------------------------------------------------------------------------------- locks
 def test_a_second_process_of_the_same_shard_is_refused_and_a_killed_one_does_not_block(tmp_path, capsys):
-    from spherecode import files
-
-    if not hasattr(files, "RunLock"):
-        pytest.skip("spherecode.files has no RunLock")
-    folder = tmp_path / "out" / "shards" / "1-of-1"
-    folder.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from spherecode.files import RunLock; "
-                               f"lock = RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(tmp_path / "out" / "shards" / "1-of-1"):
         config = write_toml(tmp_path / "s.toml", tmp_path / "out")
         assert main(["study", "--config", str(config)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "in use by spherecode process" in err[0]
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
     from spherecode.study.runner import shard_lock
 
     with shard_lock(tmp_path / "out", (1, 1)):  # the killed holder's lock is gone
@@ -209,21 +213,12 @@ def test_overlapping_shards_leave_a_run_to_the_process_training_it(tmp_path, cap
     cfg = study_from_dict(tiny(tmp_path / "out", seeds=[0]))
     from spherecode.study.runner import SHARDS
 
-    folder = tmp_path / "out" / SHARDS / "runs" / "orthoplex-d4__identity__seed0"
-    folder.mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, "-c", "import time; from spherecode.files import RunLock; "
-                               f"lock = RunLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(tmp_path / "out" / SHARDS / "runs" / "orthoplex-d4__identity__seed0"):
         res = run_study(cfg, log=print)  # shard 1/1 beside the "other process" holding one run
         out = capsys.readouterr().out
         assert "orthoplex-d4__identity__seed0: skipped, another process is training it" in out
         assert {s.run.name: s.status for s in res.statuses} == {"orthoplex-d4__identity__seed0": "todo",
                                                                 "linear__seed0": "done"}
         assert not (tmp_path / "out" / "runs" / "orthoplex-d4__identity__seed0").exists()  # untouched
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
     res = run_study(cfg, log=lambda s: None)  # the holder is gone: the run trains now
     assert {s.status for s in res.statuses} == {"done"}
