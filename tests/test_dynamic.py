@@ -134,6 +134,40 @@ def test_dynamic_run_logs_moves_resumes_exactly_and_evaluates_from_the_checkpoin
     assert metrics[0]["relabel_moved"] == 0  # the first reassignment comes after the first epoch
 
 
+def test_warm_up_holds_the_assignment_and_a_resumed_run_agrees(tmp_path, monkeypatch):
+    calls: list[int] = []  # the memory's step count at each reassignment (4 steps per epoch here)
+    real = DynamicAssignment.assign
+
+    def counting(self, prototypes):
+        calls.append(int(self.steps))
+        return real(self, prototypes)
+
+    monkeypatch.setattr(DynamicAssignment, "assign", counting)
+    lines: list[str] = []
+    fit(tiny_config(tmp_path, relabelling="dynamic", epochs=4, dynamic_warmup=2, out=str(tmp_path / "epoch")),
+        log=lines.append)
+    assert calls == [8, 12]  # before epochs 3 and 4 only: two warm-up epochs
+    assert any("after 2 warm-up epochs" in s for s in lines)
+    calls.clear()
+    cfg = tiny_config(tmp_path, relabelling="dynamic", epochs=3, dynamic_warmup=2, assign_every=2, out=str(tmp_path / "full"))
+    full = fit(cfg, log=lambda s: None)
+    assert calls == [10, 12]  # every 2 steps, none in the first two epochs (steps 1-8)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(line: str) -> None:
+        if line.startswith("epoch 1 "):
+            raise Interrupt
+
+    with pytest.raises(Interrupt):  # stopped inside the warm-up: the resumed run must still hold, then reassign
+        fit(tiny_config(tmp_path, relabelling="dynamic", epochs=3, dynamic_warmup=2, assign_every=2,
+                        out=str(tmp_path / "cut")), log=stop)
+    calls.clear()
+    resumed = fit(TrainConfig(), resume=tmp_path / "cut", log=lambda s: None)
+    assert without_timing(resumed) == without_timing(full) and calls == [10, 12]
+
+
 def test_dynamic_with_mixup_and_errors(tmp_path):
     fit(tiny_config(tmp_path, relabelling="dynamic", epochs=1, mixup=0.8, eval_every=0), log=lambda s: None)
     with pytest.raises(SpherecodeError, match="needs the prototype head"):

@@ -11,7 +11,7 @@ SHARDS=${SHARDS:-2}
 CONFIG=${CONFIG:-experiments/studies/cpu_glyphs.toml}
 NAME=$(basename "$CONFIG" .toml | tr _ -)     # the config's study.name (its out is runs/studies/NAME)
 OUT=runs/studies/$NAME
-if [ "$NAME" = cpu-glyphs ]; then POOL=""                      # a follow-up's report pools the first study
+if [ "$NAME" != cpu-glyphs-more ]; then POOL=""               # the follow-up's report pools the first study
 elif [ -f runs/studies/cpu-glyphs/results.csv ]; then POOL=runs/studies/cpu-glyphs/results.csv
 else POOL=experiments/studies/results/cpu-glyphs.csv; fi
 mkdir -p runs/studies

@@ -80,6 +80,9 @@ class DynamicAssignment(nn.Module):
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
         #: Classes moved by each reassignment since the last :meth:`take_moved` (for the run's log).
         self.moved: list[int] = []
+        #: While True, ``assign_every`` does not reassign (the memory still learns): the trainer holds
+        #: the assignment during its warm-up epochs (set from the epoch, so a resumed run agrees).
+        self.hold = False
 
     @property
     def n(self) -> int:
@@ -123,7 +126,7 @@ class DynamicAssignment(nn.Module):
         new = F.normalize(self.momentum * self.means + (1.0 - self.momentum) * batch_mean, dim=1)
         self.means.copy_(torch.where(seen[:, None], new, self.means))
         self.steps += 1
-        if self.assign_every is not None and int(self.steps) % self.assign_every == 0:
+        if self.assign_every is not None and not self.hold and int(self.steps) % self.assign_every == 0:
             if prototypes is None:
                 raise SpherecodeError("DynamicAssignment.update(): 'prototypes' is needed with assign_every.")
             self.assign(prototypes)

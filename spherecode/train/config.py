@@ -114,6 +114,8 @@ class ModelConfig(EncoderConfig):
                                  min=0.0, max=0.999999)
     assign_every: int | None = _f(None, "dynamic relabelling: reassign classes to prototypes every this many steps "
                                   "(default: once per epoch, after its evaluation)", min=1)
+    dynamic_warmup: int = _f(1, "dynamic relabelling: epochs trained before the first reassignment (1: after the "
+                                "first epoch, as DL2PA)", min=1)
     dim: int | None = _f(None, "projection (linear + batch norm) dimension before the head (prototype: codebook d; "
                                "linear: none, the head standardises the pooled features; 0: the raw pooled features)", min=0)
 

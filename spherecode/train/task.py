@@ -300,6 +300,8 @@ class SupervisedTask(Task):
                                 f"{self.config.model.dynamic_momentum:g}, reassigned "
                                 + ("once per epoch" if self.config.model.assign_every is None
                                    else f"every {self.config.model.assign_every} steps")
+                                + (f" after {self.config.model.dynamic_warmup} warm-up epochs"
+                                   if self.config.model.dynamic_warmup > 1 else "")
                                 + (", started at the stored permutation)" if cb.permutation is not None else ")"),
                      "none": "identity (raw rows" + (", stored permutation ignored: relabelling none)"
                                                      if cb.permutation is not None else ")")}[how]
@@ -332,15 +334,19 @@ class SupervisedTask(Task):
 
     def on_epoch_start(self, epoch: int) -> None:
         """Anneal a learned relabelling's Sinkhorn temperature (a function of the epoch: resumable); a dynamic
-        relabelling reassigns once per epoch (before each epoch but the first: after the previous one's
-        evaluation, as DL2PA) unless it reassigns every ``assign_every`` steps. Both depend only on the
-        epoch and the model's state, so a resumed run repeats them exactly."""
+        relabelling reassigns once per epoch (before each epoch from ``dynamic_warmup`` on, default 1: after
+        the previous one's evaluation, as DL2PA) unless it reassigns every ``assign_every`` steps (then not
+        during the first ``dynamic_warmup`` epochs). Both depend only on the epoch and the model's state, so
+        a resumed run repeats them exactly."""
         relabeller = getattr(self, "_relabeller", None)
         if relabeller is not None and hasattr(relabeller, "anneal"):
             relabeller.anneal(epoch / max(self.config.run.epochs - 1, 1))
         head = self._dynamic_head()
-        if head is not None and epoch > 0 and self.config.model.assign_every is None:
-            head.reassign()
+        if head is not None:
+            warm = epoch < self.config.model.dynamic_warmup
+            head.relabeller.hold = warm  # type: ignore[union-attr]
+            if not warm and self.config.model.assign_every is None:
+                head.reassign()
 
     def epoch_metrics(self) -> dict[str, float]:
         """Dynamic relabelling: ``relabel_moved``, the classes whose prototype changed in this epoch's
