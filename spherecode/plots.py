@@ -178,7 +178,7 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
     groups = summarise(rows, metric)
     if not groups:
         raise SpherecodeError("Argument 'rows' is empty: the study has no finished runs to plot.")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
     protos = [g for g in groups if g["head"] == "prototype" and g["s_max"] is not None and g[f"{metric}_mean"] is not None]
     labellings = list(dict.fromkeys(g["labelling"] for g in protos))
     smax = np.array([g["s_max"] for g in protos]) if protos else np.zeros(1)
@@ -205,10 +205,10 @@ def plot_study(rows: list[dict], *, metric: str = "best_top1", title: str | None
         ax.annotate(" / ".join(dict.fromkeys(ns)), (x0, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                     textcoords="offset points", rotation=90, fontsize=7, color="dimgrey", ha="center", va="bottom")
     ax.set_xlabel("worst-case cosine $s_{\\max}$ of the codebook (lower is better separated)")
-    ax.set_ylabel(f"validation {metric.replace('_', ' ')} (%), mean, 95 % t interval over seeds")
+    ax.set_ylabel(f"validation {metric.replace('_', ' ')} (%)\nmean, 95 % t interval over seeds")
     if title:
         ax.set_title(title)
-    ax.legend(title="labelling", fontsize=8)
+    ax.legend(title="labelling", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # clear of the points
     fig.tight_layout()
     return fig
 

@@ -212,7 +212,12 @@ def test_a_study_and_its_follow_up_pool_into_one_report(tmp_path, capsys):
     with pytest.raises(SpherecodeError, match="two results for"):
         report([a, a])
     other = write_csv([{**r, "data": "glyphs"} for r in late], tmp_path / "c.csv")
-    with pytest.raises(SpherecodeError, match="mix data 'glyphs' and 'synthetic:classes=8'"):
+    with pytest.raises(SpherecodeError, match="mix data .glyphs. and .synthetic:classes=8."):
         report([a, other])
     assert main(["study", "report", str(a), str(other)]) == 2
     assert "mix data" in capsys.readouterr().err
+    pytest.importorskip("matplotlib")
+    assert main(["plot", "study", str(a), str(b), "-o", str(tmp_path / "pooled.png")]) == 0
+    assert (tmp_path / "pooled.png").stat().st_size > 0
+    assert main(["plot", "study", str(a), str(a), "-o", str(tmp_path / "twice.png")]) == 2
+    assert "two results for" in capsys.readouterr().err and not (tmp_path / "twice.png").exists()

@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(run=run_plot_codebook)
 
     p = psub.add_parser("study", help="accuracy versus s_max from a study's results.csv, one series per labelling")
-    p.add_argument("path", help="results CSV written by `spherecode study` (STUDY_OUT/results.csv)")
+    p.add_argument("path", nargs="+", help="results CSV written by `spherecode study` (STUDY_OUT/results.csv); several: "
+                   "a study and its follow-ups on the same data and recipe, pooled")
     p.add_argument("--metric", default="best_top1", help="column to plot: best_top1 (default), final_top1, best_top5, ...")
     p.add_argument("-o", "--output", required=True, help="figure file (.png or .pdf)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -148,17 +149,18 @@ def run_plot_codebook(args: argparse.Namespace) -> int:
 
 def run_plot_study(args: argparse.Namespace) -> int:
     from ..plots import plot_study, save_figure
-    from ..study.results import COLUMNS, read_csv
+    from ..study.results import COLUMNS, read_results
 
     out = _figure_path(args.output, args.force)
     metrics = [c for c in COLUMNS if c.endswith(("_top1", "_top5"))]
     if args.metric not in metrics:
         raise SpherecodeError(f"Argument '--metric' must be one of {', '.join(metrics)}; got {args.metric!r}.")
-    read_text(args.path, "path", what="results file")  # a regular UTF-8 text file, before the CSV reader opens it
+    for path in args.path:
+        read_text(path, "path", what="results file")  # a regular UTF-8 text file, before the CSV reader opens it
     try:
-        rows = read_csv(args.path)
+        rows = read_results(args.path)
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise SpherecodeError(f"Argument 'path': '{args.path}' is not a readable CSV file ({exc}).") from None
+        raise SpherecodeError(f"Argument 'path': {' '.join(args.path)} is not readable as CSV ({exc}).") from None
     save_figure(plot_study(rows, metric=args.metric), out, overwrite=args.force)
     print(f"wrote {out}")
     return 0

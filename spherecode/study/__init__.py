@@ -21,7 +21,7 @@ from .effects import Correlation, Interval, PairedDifference, paired_difference,
 from .executor import EXECUTORS, ExecutorOptions, run_with_executor
 from .plan import Plan, Run, parse_shard, plan_study, shard_runs
 from .reporting import METRICS, StudyReport, report
-from .results import COLUMNS, StudyResults, collect, format_summary, read_csv, summarise, write_results
+from .results import COLUMNS, StudyResults, collect, format_summary, read_csv, read_results, summarise, write_results
 from .runner import class_mean_embeddings, pixel_mean_similarity, run_status, run_study
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "pixel_mean_similarity",
     "plan_study",
     "read_csv",
+    "read_results",
     "report",
     "run_status",
     "run_study",

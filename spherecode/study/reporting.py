@@ -204,21 +204,14 @@ def report(rows: Iterable[dict[str, Any]] | str | Path | Sequence[str | Path], m
         SpherecodeError: an unknown metric, a bad level, no rows, rows of different data or epochs,
             or two rows of one cell with the same seed.
     """
-    from .results import read_csv
+    from .results import check_pooled, read_results
 
     check_choice("metric", metric, METRICS)
     level = check_level(level)
-    if isinstance(rows, (str, Path)):
-        data = read_csv(rows)
-    elif isinstance(rows, (list, tuple)) and rows and all(isinstance(r, (str, Path)) for r in rows):
-        data = [row for path in rows for row in read_csv(path)]
-    else:
-        data = list(rows)
-    for column in ("data", "epochs"):  # pooled runs must share the recipe's data and length
-        values = sorted({str(r.get(column)) for r in data if r.get(column) is not None})
-        if len(values) > 1:
-            raise SpherecodeError(f"Argument 'rows': the results mix {column} {' and '.join(map(repr, values))}; "
-                                  "a report pools runs of one dataset and recipe only.")
+    paths = isinstance(rows, (str, Path)) or (isinstance(rows, (list, tuple)) and bool(rows)
+                                              and all(isinstance(r, (str, Path)) for r in rows))
+    data = read_results(rows) if paths else list(rows)  # type: ignore[arg-type]
+    check_pooled(data)
     notes: list[str] = []
     seeds_of: dict[tuple[str, str | None, str | None], dict[int, float]] = {}
     info: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
@@ -233,11 +226,7 @@ def report(rows: Iterable[dict[str, Any]] | str | Path | Sequence[str | Path], m
                 or not isinstance(value, (int, float)):
             raise SpherecodeError(f"Argument 'rows': run {r.get('run')!r} has seed {seed!r} and {metric} {value!r}; "
                                   "expected an integer seed and a number (a study's results.csv).")
-        cell = seeds_of.setdefault(key, {})
-        if seed in cell:
-            raise SpherecodeError(f"Argument 'rows': two results for {'/'.join(str(k) for k in key if k)} with seed "
-                                  f"{seed} (rows of two studies mixed?).")
-        cell[seed] = float(value)
+        seeds_of.setdefault(key, {})[seed] = float(value)  # one result per cell and seed (check_pooled)
         info.setdefault(key, {"dim": r.get("dim"), "s_max": r.get("s_max")})
     if not seeds_of:
         raise SpherecodeError(f"Argument 'rows' has no finished run with a value of '{metric}'.")

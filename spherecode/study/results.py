@@ -26,7 +26,7 @@ import contextlib
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,6 +174,35 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
             return [{k: _parse(v) for k, v in r.items()} for r in reader]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise SpherecodeError(f"Argument 'path': '{p}' is not a readable CSV ({type(exc).__name__}).") from None
+
+
+def read_results(paths: str | Path | Sequence[str | Path]) -> list[dict[str, Any]]:
+    """The rows of one results CSV, or of several pooled (a study and its follow-ups: more seeds or
+    labellings on the same data and recipe), checked by :func:`check_pooled`."""
+    rows = [row for p in ([paths] if isinstance(paths, (str, Path)) else paths) for row in read_csv(p)]
+    check_pooled(rows)
+    return rows
+
+
+def check_pooled(rows: list[dict[str, Any]]) -> None:
+    """Refuse rows that cannot be one study's: different data or epochs, or two results for one
+    (head, codebook, labelling, seed)."""
+    from ..errors import SpherecodeError
+
+    for column in ("data", "epochs"):
+        values = sorted({str(r.get(column)) for r in rows if r.get(column) is not None})
+        if len(values) > 1:
+            raise SpherecodeError(f"Argument 'rows': the results mix {column} {' and '.join(map(repr, values))}; "
+                                  "runs of one dataset and recipe only can be pooled.")
+    seen: set[tuple[Any, ...]] = set()
+    for r in rows:
+        key = (r.get("head"), *((None, None) if r.get("head") == "linear" else (r.get("codebook"), r.get("labelling"))),
+               r.get("seed"))
+        if key in seen:
+            cell = "/".join(str(k) for k in key[:3] if k is not None)
+            raise SpherecodeError(f"Argument 'rows': two results for {cell} with seed {key[3]} (rows of two studies "
+                                  "mixed?).")
+        seen.add(key)
 
 
 def _parse(text: str | None) -> Any:
