@@ -111,7 +111,7 @@ def test_cli_mistakes(cli, argv, needle):
     assert code != 0 and needle in err and "Traceback" not in err
 
 
-#: The s-searches on the command line cost minutes of CPU each: run them with SPHERECODE_SDP_SEARCH=1.
+#: The s-searches in d = 4 and 5 cost 1.5 CPU-minutes each: run them with SPHERECODE_SDP_SEARCH=1.
 SEARCH = pytest.mark.skipif(not os.environ.get("SPHERECODE_SDP_SEARCH"),
                             reason="minutes of CPU: set SPHERECODE_SDP_SEARCH=1 to run the SDP s-searches")
 
@@ -121,8 +121,7 @@ SEARCH = pytest.mark.skipif(not os.environ.get("SPHERECODE_SDP_SEARCH"),
 # reach 12.37 and 44.998 in d = 5 at high degree). The checked solves below cost about 6 s (d = 3),
 # 14 s (d = 4) and 20 s (d = 5) of CPU, at the default degrees (6, 7, 7).
 @pytest.mark.slow
-@pytest.mark.parametrize("dim, kissing, below", [(3, 12, 13), pytest.param(4, 24, 25, marks=SEARCH),
-                                                 pytest.param(5, 40, 46, marks=SEARCH)])
+@pytest.mark.parametrize("dim, kissing, below", [(3, 12, 13), (4, 24, 25), (5, 40, 46)])
 def test_kissing_bounds_beat_the_lp(dim, kissing, below):
     res = sdp_bound(dim, 0.5)
     assert kissing <= res.value < below
@@ -131,11 +130,10 @@ def test_kissing_bounds_beat_the_lp(dim, kissing, below):
 
 
 @pytest.mark.slow
-@SEARCH
 @pytest.mark.parametrize("n, dim, optimum", [
-    (13, 3, 0.5427),  # the Tammes optimum for 13 points: cos 57.1367 deg (Musin & Tarasov 2012)
-    (25, 4, None),    # the kissing number of R^4 is 24 (Musin 2008)
-    (46, 5, None),    # the kissing number of R^5 is below 46 (Bachoc & Vallentin 2008)
+    (13, 3, 0.5427),  # the Tammes optimum for 13 points: cos 57.1367 deg (Musin & Tarasov 2012); ~40 s
+    pytest.param(25, 4, None, marks=SEARCH),  # the kissing number of R^4 is 24 (Musin 2008)
+    pytest.param(46, 5, None, marks=SEARCH),  # the kissing number of R^5 is below 46 (Bachoc & Vallentin 2008)
 ])
 def test_cli_sdp_row_excludes_the_kissing_configuration(cli, n, dim, optimum):
     # the LP's value is below 1/2 in all three: it cannot exclude N points at 60 degrees; the SDP row does
