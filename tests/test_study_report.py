@@ -212,7 +212,7 @@ def test_a_study_and_its_follow_up_pool_into_one_report(tmp_path, capsys):
     with pytest.raises(SpherecodeError, match="two results for"):
         report([a, a])
     other = write_csv([{**r, "data": "glyphs"} for r in late], tmp_path / "c.csv")
-    with pytest.raises(SpherecodeError, match="mix data .glyphs. and .synthetic:classes=8."):
+    with pytest.raises(SpherecodeError, match="mix data 'glyphs' and 'synthetic:classes=8'"):
         report([a, other])
     assert main(["study", "report", str(a), str(other)]) == 2
     assert "mix data" in capsys.readouterr().err

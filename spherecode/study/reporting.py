@@ -182,13 +182,6 @@ def _fmt(i: Interval, signed: bool = True) -> str:
     return f"{100 * i.mean:{sign}.1f} [{100 * i.low:{sign}.1f}, {100 * i.high:{sign}.1f}]{star}"
 
 
-def _key(r: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    head = str(r.get("head"))
-    if head == "linear":
-        return head, None, None
-    return head, r.get("codebook"), r.get("labelling")
-
-
 def report(rows: Iterable[dict[str, Any]] | str | Path | Sequence[str | Path], metric: str = "best_top1",
            level: float = 0.95) -> StudyReport:
     """Cells, paired effects and rank correlations of a study (see the module docstring).
@@ -204,14 +197,17 @@ def report(rows: Iterable[dict[str, Any]] | str | Path | Sequence[str | Path], m
         SpherecodeError: an unknown metric, a bad level, no rows, rows of different data or epochs,
             or two rows of one cell with the same seed.
     """
-    from .results import check_pooled, read_results
+    from .results import cell_key, check_pooled, read_results
 
     check_choice("metric", metric, METRICS)
     level = check_level(level)
     paths = isinstance(rows, (str, Path)) or (isinstance(rows, (list, tuple)) and bool(rows)
                                               and all(isinstance(r, (str, Path)) for r in rows))
-    data = read_results(rows) if paths else list(rows)  # type: ignore[arg-type]
-    check_pooled(data)
+    if paths:
+        data = read_results(rows)  # type: ignore[arg-type]
+    else:
+        data = list(rows)
+        check_pooled(data)
     notes: list[str] = []
     seeds_of: dict[tuple[str, str | None, str | None], dict[int, float]] = {}
     info: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
@@ -220,7 +216,7 @@ def report(rows: Iterable[dict[str, Any]] | str | Path | Sequence[str | Path], m
         if r.get(metric) is None:
             missing += 1
             continue
-        key = _key(r)
+        key = cell_key(r)
         seed, value = r.get("seed"), r[metric]
         if isinstance(seed, bool) or not isinstance(seed, int) or isinstance(value, (bool, str)) \
                 or not isinstance(value, (int, float)):

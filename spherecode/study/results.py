@@ -196,13 +196,20 @@ def check_pooled(rows: list[dict[str, Any]]) -> None:
                                   "runs of one dataset and recipe only can be pooled.")
     seen: set[tuple[Any, ...]] = set()
     for r in rows:
-        key = (r.get("head"), *((None, None) if r.get("head") == "linear" else (r.get("codebook"), r.get("labelling"))),
-               r.get("seed"))
+        key = (*cell_key(r), r.get("seed"))
         if key in seen:
             cell = "/".join(str(k) for k in key[:3] if k is not None)
             raise SpherecodeError(f"Argument 'rows': two results for {cell} with seed {key[3]} (rows of two studies "
                                   "mixed?).")
         seen.add(key)
+
+
+def cell_key(r: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """The cell a run belongs to: (head, codebook, labelling); the linear head is one cell."""
+    head = str(r.get("head"))
+    if head == "linear":
+        return head, None, None
+    return head, r.get("codebook"), r.get("labelling")
 
 
 def _parse(text: str | None) -> Any:
